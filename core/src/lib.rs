@@ -1,0 +1,66 @@
+//! # axiom-core
+//!
+//! The pieces every other Axiom crate shares:
+//!
+//! - [`graph`]: the IR — one [`Graph`](graph::Graph) type, one [`Op`](graph::Op)
+//!   enum, shape inference and validation;
+//! - [`digest`]: the canonical sha256 model digest;
+//! - importers, each returning the IR or a typed [`Error`]: [`onnx`], [`nnet`],
+//!   [`safetensors_io`] (weights by name);
+//! - [`spec`] and [`vnnlib`]: the property AST and the VNN-LIB parser;
+//! - [`error`]: errors with file, place and hint.
+//!
+//! ```
+//! use axiom_core::graph::{GraphBuilder, Op};
+//! use ndarray::arr2;
+//!
+//! let mut b = GraphBuilder::new("double", "x", vec![2]);
+//! let y = b.push("fc", Op::Gemm { weight: arr2(&[[2.0, 0.0], [0.0, 2.0]]), bias: None }, b.input());
+//! let g = b.finish(y).unwrap();
+//! // The digest depends on the function (ops, shapes, weights), not on names.
+//! assert_eq!(g.digest().to_string().len(), 64);
+//! ```
+
+pub mod digest;
+pub mod error;
+pub mod graph;
+pub mod nnet;
+pub mod onnx;
+pub mod safetensors_io;
+pub mod spec;
+pub mod vnnlib;
+
+pub use digest::ModelDigest;
+pub use error::{Error, ErrorKind, Location, Result};
+pub use graph::{Graph, GraphBuilder, Node, Op, Shape, ValueId};
+
+use std::path::Path;
+
+/// The model formats [`load_model`] understands, by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFormat {
+    Onnx,
+    Nnet,
+}
+
+impl ModelFormat {
+    /// The format a path's extension names, if any.
+    pub fn from_path(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "onnx" => Some(ModelFormat::Onnx),
+            "nnet" => Some(ModelFormat::Nnet),
+            _ => None,
+        }
+    }
+}
+
+/// Loads a model from an `.onnx` or `.nnet` file.
+pub fn load_model(path: &Path) -> Result<Graph> {
+    match ModelFormat::from_path(path) {
+        Some(ModelFormat::Onnx) => onnx::load(path),
+        Some(ModelFormat::Nnet) => nnet::load(path),
+        None => Err(Error::invalid("unknown model format")
+            .in_file(path)
+            .with_hint("Axiom reads .onnx and .nnet models")),
+    }
+}
