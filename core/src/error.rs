@@ -50,9 +50,15 @@ impl fmt::Display for Location {
     }
 }
 
-/// An error reading or validating user input.
+/// An error reading or validating user input. Boxed, so that `Result`s stay
+/// small on the hot path; its fields are reached through [`ErrorInfo`]
+/// (`err.kind`, `err.location`, ...).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(Box<ErrorInfo>);
+
+/// What an [`Error`] says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorInfo {
     pub kind: ErrorKind,
     pub file: Option<PathBuf>,
     pub location: Option<Location>,
@@ -62,13 +68,13 @@ pub struct Error {
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorInfo {
             kind,
             file: None,
             location: None,
             message: message.into(),
             hint: None,
-        }
+        }))
     }
 
     pub fn malformed(message: impl Into<String>) -> Self {
@@ -111,6 +117,19 @@ impl Error {
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.hint = Some(hint.into());
         self
+    }
+}
+
+impl std::ops::Deref for Error {
+    type Target = ErrorInfo;
+    fn deref(&self) -> &ErrorInfo {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorInfo {
+        &mut self.0
     }
 }
 
