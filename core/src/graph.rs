@@ -39,21 +39,33 @@ pub enum Op {
         bias: Option<Array1<f32>>,
     },
     /// `y = x + c`, numpy broadcasting of the constant against the sample.
-    Add { c: ArrayD<f32> },
+    Add {
+        c: ArrayD<f32>,
+    },
     /// `y = x - c`.
-    Sub { c: ArrayD<f32> },
+    Sub {
+        c: ArrayD<f32>,
+    },
     /// `y = x * c`.
-    Mul { c: ArrayD<f32> },
+    Mul {
+        c: ArrayD<f32>,
+    },
     /// `y = x / c` (every element of `c` non-zero).
-    Div { c: ArrayD<f32> },
+    Div {
+        c: ArrayD<f32>,
+    },
     Relu,
     Sigmoid,
     Tanh,
     Identity,
     /// ONNX Flatten: `[d0..d(axis-1)] x [d(axis)..]` into a 2-D shape.
-    Flatten { axis: usize },
+    Flatten {
+        axis: usize,
+    },
     /// Reshape to a fixed, fully resolved shape with the same element count.
-    Reshape { shape: Shape },
+    Reshape {
+        shape: Shape,
+    },
     /// 2-D convolution on an `[N, C, H, W]` sample. `weight` is
     /// `[M, C / group, kH, kW]`; `pads` is `[top, left, bottom, right]`.
     Conv2d {
@@ -87,7 +99,9 @@ pub enum Op {
         count_include_pad: bool,
     },
     /// Softmax along one axis of the sample.
-    Softmax { axis: usize },
+    Softmax {
+        axis: usize,
+    },
 }
 
 impl Op {
@@ -312,7 +326,9 @@ impl Op {
             }
             Op::BatchNorm { var, epsilon, .. } => {
                 if !(epsilon.is_finite() && *epsilon >= 0.0) {
-                    return Err(format!("BatchNorm epsilon {epsilon} must be finite and >= 0"));
+                    return Err(format!(
+                        "BatchNorm epsilon {epsilon} must be finite and >= 0"
+                    ));
                 }
                 if var.iter().any(|v| *v + *epsilon <= 0.0) {
                     return Err("BatchNorm var + epsilon must be > 0 in every channel".into());
@@ -367,8 +383,16 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Shape> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -689,7 +713,10 @@ mod tests {
     #[test]
     fn shapes_flow_through() {
         let g = tiny().finish(2).unwrap();
-        assert_eq!(g.infer_shapes().unwrap(), vec![vec![1, 3], vec![1, 2], vec![1, 2]]);
+        assert_eq!(
+            g.infer_shapes().unwrap(),
+            vec![vec![1, 3], vec![1, 2], vec![1, 2]]
+        );
         assert_eq!(g.param_count(), 8);
     }
 
@@ -752,7 +779,10 @@ mod tests {
 
     #[test]
     fn broadcasting() {
-        assert_eq!(broadcast_shapes(&[1, 1, 1, 5], &[5]), Some(vec![1, 1, 1, 5]));
+        assert_eq!(
+            broadcast_shapes(&[1, 1, 1, 5], &[5]),
+            Some(vec![1, 1, 1, 5])
+        );
         assert_eq!(broadcast_shapes(&[5], &[1, 5]), Some(vec![1, 5]));
         assert_eq!(broadcast_shapes(&[3], &[2]), None);
     }

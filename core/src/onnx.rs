@@ -174,7 +174,8 @@ impl Importer {
             *self.uses.entry(used.clone()).or_default() += 1;
         }
         for init in &graph.initializer {
-            let c = decode_tensor(init).map_err(|e| e.at_default(Location::Tensor(init.name.clone())))?;
+            let c = decode_tensor(init)
+                .map_err(|e| e.at_default(Location::Tensor(init.name.clone())))?;
             self.values.insert(init.name.clone(), Value::Const(c));
         }
         if !graph.sparse_initializer.is_empty() {
@@ -187,12 +188,19 @@ impl Importer {
             .collect();
         let input = match inputs.as_slice() {
             [one] => *one,
-            [] => return Err(Error::invalid("the graph has no input (every input has an initializer)")),
+            [] => {
+                return Err(Error::invalid(
+                    "the graph has no input (every input has an initializer)",
+                ))
+            }
             many => {
                 return Err(Error::unsupported(format!(
                     "the graph has {} inputs ({}); Axiom models have exactly one",
                     many.len(),
-                    many.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join(", ")
+                    many.iter()
+                        .map(|i| i.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )))
             }
         };
@@ -217,9 +225,13 @@ impl Importer {
             }
         };
         let out_id = match self.values.get(&output.name) {
-            Some(Value::Computed(0)) => {
-                self.push(&mut builder, "output_identity", Op::Identity, 0, &output.name)?
-            }
+            Some(Value::Computed(0)) => self.push(
+                &mut builder,
+                "output_identity",
+                Op::Identity,
+                0,
+                &output.name,
+            )?,
             Some(Value::Computed(id)) => *id,
             Some(Value::Const(_)) => {
                 return Err(Error::unsupported(format!(
@@ -304,14 +316,24 @@ impl Importer {
         Ok(())
     }
 
-    fn emit(&mut self, builder: &mut GraphBuilder, node: &NodeProto, op: Op, input: ValueId) -> Result<()> {
+    fn emit(
+        &mut self,
+        builder: &mut GraphBuilder,
+        node: &NodeProto,
+        op: Op,
+        input: ValueId,
+    ) -> Result<()> {
         let out = node
             .output
             .first()
             .filter(|n| !n.is_empty())
             .ok_or_else(|| Error::invalid("the node has no output"))?
             .clone();
-        let name = if node.name.is_empty() { out.clone() } else { node.name.clone() };
+        let name = if node.name.is_empty() {
+            out.clone()
+        } else {
+            node.name.clone()
+        };
         let id = self.push(builder, &name, op, input, &out)?;
         self.values.insert(out, Value::Computed(id));
         Ok(())
@@ -397,7 +419,9 @@ impl Importer {
                     ));
                 }
                 if attrs.int("training_mode", 0)? != 0 {
-                    return Err(Error::unsupported("BatchNormalization training_mode=1 is not supported"));
+                    return Err(Error::unsupported(
+                        "BatchNormalization training_mode=1 is not supported",
+                    ));
                 }
                 let x = self.computed(node, 0)?;
                 let vec = |this: &Self, i: usize, role: &str| -> Result<Array1<f32>> {
@@ -532,7 +556,10 @@ impl Importer {
             return Ok(false);
         }
         let target = builder.node_mut(x);
-        let Op::Gemm { bias: bias @ None, .. } = &mut target.op else {
+        let Op::Gemm {
+            bias: bias @ None, ..
+        } = &mut target.op
+        else {
             return Ok(false);
         };
         *bias = Some(c.iter().copied().collect());
@@ -583,15 +610,29 @@ impl Importer {
         }
     }
 
-    fn import_gemm(&mut self, builder: &mut GraphBuilder, node: &NodeProto, attrs: &Attributes) -> Result<()> {
+    fn import_gemm(
+        &mut self,
+        builder: &mut GraphBuilder,
+        node: &NodeProto,
+        attrs: &Attributes,
+    ) -> Result<()> {
         if attrs.int("transA", 0)? != 0 {
-            return Err(Error::unsupported("Gemm with transA=1 on the data input is not supported"));
+            return Err(Error::unsupported(
+                "Gemm with transA=1 on the data input is not supported",
+            ));
         }
         let alpha = attrs.float("alpha", 1.0)?;
         let beta = attrs.float("beta", 1.0)?;
         let x = self.computed(node, 0)?;
-        let b = to_matrix(self.const_f32(node, 1, "Gemm weight")?, "Gemm weight (input 1)")?;
-        let mut weight = if attrs.int("transB", 0)? != 0 { b } else { b.t().to_owned() };
+        let b = to_matrix(
+            self.const_f32(node, 1, "Gemm weight")?,
+            "Gemm weight (input 1)",
+        )?;
+        let mut weight = if attrs.int("transB", 0)? != 0 {
+            b
+        } else {
+            b.t().to_owned()
+        };
         if alpha != 1.0 {
             weight.mapv_inplace(|v| v * alpha);
         }
@@ -600,12 +641,15 @@ impl Importer {
             None => None,
             Some(_) => {
                 let c = self.const_f32(node, 2, "Gemm bias C")?;
-                let full = c.broadcast(IxDyn(&[out])).or_else(|| c.broadcast(IxDyn(&[1, out]))).ok_or_else(|| {
-                    Error::unsupported(format!(
+                let full = c
+                    .broadcast(IxDyn(&[out]))
+                    .or_else(|| c.broadcast(IxDyn(&[1, out])))
+                    .ok_or_else(|| {
+                        Error::unsupported(format!(
                         "Gemm bias C of shape {:?} does not broadcast to one row of {out} outputs",
                         c.shape()
                     ))
-                })?;
+                    })?;
                 let mut bias: Array1<f32> = full.iter().copied().collect();
                 if beta != 1.0 {
                     bias.mapv_inplace(|v| v * beta);
@@ -616,18 +660,28 @@ impl Importer {
         self.emit(builder, node, Op::Gemm { weight, bias }, x)
     }
 
-    fn import_conv(&mut self, builder: &mut GraphBuilder, node: &NodeProto, attrs: &Attributes) -> Result<()> {
+    fn import_conv(
+        &mut self,
+        builder: &mut GraphBuilder,
+        node: &NodeProto,
+        attrs: &Attributes,
+    ) -> Result<()> {
         let x = self.computed(node, 0)?;
         let w = self.const_f32(node, 1, "Conv weight")?;
         let weight: Array4<f32> = w.into_dimensionality().map_err(|_| {
-            Error::unsupported("only 2-D convolutions (a 4-D weight [M, C/group, kH, kW]) are supported")
+            Error::unsupported(
+                "only 2-D convolutions (a 4-D weight [M, C/group, kH, kW]) are supported",
+            )
         })?;
         let bias = match self.optional_input(node, 2)? {
             None => None,
             Some(_) => {
                 let b = self.const_f32(node, 2, "Conv bias")?;
                 let n = b.len();
-                Some(b.into_shape_with_order(n).map_err(|e| Error::invalid(e.to_string()))?)
+                Some(
+                    b.into_shape_with_order(n)
+                        .map_err(|e| Error::invalid(e.to_string()))?,
+                )
             }
         };
         let (_, _, kh, kw) = weight.dim();
@@ -646,7 +700,13 @@ impl Importer {
                 "Conv needs an [N, C, H, W] input, got {in_shape:?}"
             )));
         }
-        let pads = pads(attrs, [in_shape[2], in_shape[3]], [kh, kw], strides, dilations)?;
+        let pads = pads(
+            attrs,
+            [in_shape[2], in_shape[3]],
+            [kh, kw],
+            strides,
+            dilations,
+        )?;
         let op = Op::Conv2d {
             weight,
             bias,
@@ -658,9 +718,16 @@ impl Importer {
         self.emit(builder, node, op, x)
     }
 
-    fn import_pool(&mut self, builder: &mut GraphBuilder, node: &NodeProto, attrs: &Attributes) -> Result<()> {
+    fn import_pool(
+        &mut self,
+        builder: &mut GraphBuilder,
+        node: &NodeProto,
+        attrs: &Attributes,
+    ) -> Result<()> {
         if node.output.iter().skip(1).any(|o| !o.is_empty()) {
-            return Err(Error::unsupported("MaxPool's indices output is not supported"));
+            return Err(Error::unsupported(
+                "MaxPool's indices output is not supported",
+            ));
         }
         if attrs.int("ceil_mode", 0)? != 0 {
             return Err(Error::unsupported("ceil_mode=1 is not supported"));
@@ -669,7 +736,9 @@ impl Importer {
             return Err(Error::unsupported("storage_order=1 is not supported"));
         }
         if pair(attrs, "dilations")? != [1, 1] {
-            return Err(Error::unsupported("pooling with dilations is not supported"));
+            return Err(Error::unsupported(
+                "pooling with dilations is not supported",
+            ));
         }
         let x = self.computed(node, 0)?;
         let in_shape = self.shapes[x].clone();
@@ -683,13 +752,20 @@ impl Importer {
             .ints_opt("kernel_shape")?
             .ok_or_else(|| Error::invalid("kernel_shape is required"))?;
         let kernel = match k.as_slice() {
-            [h, w] => [usize_attr(*h, "kernel_shape")?, usize_attr(*w, "kernel_shape")?],
+            [h, w] => [
+                usize_attr(*h, "kernel_shape")?,
+                usize_attr(*w, "kernel_shape")?,
+            ],
             _ => return Err(Error::unsupported("only 2-D pooling is supported")),
         };
         let strides = pair(attrs, "strides")?;
         let pads = pads(attrs, [in_shape[2], in_shape[3]], kernel, strides, [1, 1])?;
         let op = if node.op_type == "MaxPool" {
-            Op::MaxPool { kernel, strides, pads }
+            Op::MaxPool {
+                kernel,
+                strides,
+                pads,
+            }
         } else {
             Op::AveragePool {
                 kernel,
@@ -769,10 +845,16 @@ fn resolve_reshape(input: &[usize], target: &[i64], allow_zero: bool) -> Result<
             }
             -1 => return Err(Error::invalid("Reshape shape has more than one -1")),
             0 if !allow_zero => out.push(*input.get(i).ok_or_else(|| {
-                Error::invalid(format!("Reshape shape copies dimension {i}, which the input lacks"))
+                Error::invalid(format!(
+                    "Reshape shape copies dimension {i}, which the input lacks"
+                ))
             })?),
             d if d >= 0 => out.push(d as usize),
-            d => return Err(Error::invalid(format!("Reshape shape has a negative dimension {d}"))),
+            d => {
+                return Err(Error::invalid(format!(
+                    "Reshape shape has a negative dimension {d}"
+                )))
+            }
         }
     }
     if let Some(i) = infer {
@@ -796,7 +878,10 @@ fn normalize_axis(axis: i64, rank: usize) -> Result<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
     if a < 0 || a >= r.max(1) {
-        return Err(Error::invalid(format!("axis {axis} is out of range for rank {}", rank)));
+        return Err(Error::invalid(format!(
+            "axis {axis} is out of range for rank {}",
+            rank
+        )));
     }
     Ok(a as usize)
 }
@@ -810,7 +895,9 @@ fn pair(attrs: &Attributes, name: &str) -> Result<[usize; 2]> {
         None => Ok([1, 1]),
         Some(v) => match v.as_slice() {
             [a, b] => Ok([usize_attr(*a, name)?, usize_attr(*b, name)?]),
-            _ => Err(Error::unsupported(format!("{name} must have 2 values (2-D), got {v:?}"))),
+            _ => Err(Error::unsupported(format!(
+                "{name} must have 2 values (2-D), got {v:?}"
+            ))),
         },
     }
 }
@@ -834,7 +921,9 @@ fn pads(
                     usize_attr(*b, "pads")?,
                     usize_attr(*r, "pads")?,
                 ]),
-                _ => Err(Error::unsupported(format!("pads must have 4 values (2-D), got {p:?}"))),
+                _ => Err(Error::unsupported(format!(
+                    "pads must have 4 values (2-D), got {p:?}"
+                ))),
             },
         },
         "VALID" => Ok([0; 4]),
@@ -848,13 +937,19 @@ fn pads(
                 let span = dilations[d] * (kernel[d].max(1) - 1) + 1;
                 let total = ((o - 1) * strides[d] + span).saturating_sub(spatial[d]);
                 let (small, big) = (total / 2, total - total / 2);
-                let (before, after) = if auto == "SAME_UPPER" { (small, big) } else { (big, small) };
+                let (before, after) = if auto == "SAME_UPPER" {
+                    (small, big)
+                } else {
+                    (big, small)
+                };
                 out[d] = before;
                 out[d + 2] = after;
             }
             Ok(out)
         }
-        other => Err(Error::unsupported(format!("auto_pad '{other}' is not supported"))),
+        other => Err(Error::unsupported(format!(
+            "auto_pad '{other}' is not supported"
+        ))),
     }
 }
 
@@ -862,7 +957,10 @@ fn pads(
 fn input_shape(input: &ValueInfoProto) -> Result<Shape> {
     let t = input.type_.as_ref().map(|t| t.tensor_type());
     let Some(t) = t else {
-        return Err(Error::invalid(format!("input '{}' has no tensor type", input.name)));
+        return Err(Error::invalid(format!(
+            "input '{}' has no tensor type",
+            input.name
+        )));
     };
     if t.elem_type != DataType::FLOAT as i32 {
         return Err(Error::unsupported(format!(
@@ -872,8 +970,10 @@ fn input_shape(input: &ValueInfoProto) -> Result<Shape> {
         )));
     }
     let Some(shape) = t.shape.as_ref() else {
-        return Err(Error::invalid(format!("input '{}' has no shape", input.name))
-            .with_hint("export the model with a static input shape"));
+        return Err(
+            Error::invalid(format!("input '{}' has no shape", input.name))
+                .with_hint("export the model with a static input shape"),
+        );
     };
     Ok(shape
         .dim
@@ -899,11 +999,14 @@ fn tensor_dims(t: &TensorProto) -> Result<Vec<usize>> {
     let mut numel: usize = 1;
     let mut dims = Vec::with_capacity(t.dims.len());
     for &d in &t.dims {
-        let d = usize::try_from(d).map_err(|_| Error::malformed(format!("negative dimension {d}")))?;
+        let d =
+            usize::try_from(d).map_err(|_| Error::malformed(format!("negative dimension {d}")))?;
         numel = numel
             .checked_mul(d)
             .filter(|n| *n <= 1 << 32)
-            .ok_or_else(|| Error::malformed(format!("tensor dimensions {:?} are too large", t.dims)))?;
+            .ok_or_else(|| {
+                Error::malformed(format!("tensor dimensions {:?} are too large", t.dims))
+            })?;
         dims.push(d);
     }
     Ok(dims)
@@ -938,18 +1041,27 @@ fn decode_tensor(t: &TensorProto) -> Result<Const> {
             if v.len() != numel {
                 return Err(bad_len(v.len()));
             }
-            Const::F32(ArrayD::from_shape_vec(IxDyn(&dims), v).map_err(|e| Error::malformed(e.to_string()))?)
+            Const::F32(
+                ArrayD::from_shape_vec(IxDyn(&dims), v)
+                    .map_err(|e| Error::malformed(e.to_string()))?,
+            )
         }
         Some(DataType::INT64) | Some(DataType::INT32) => {
             let v: Vec<i64> = if raw {
-                let width = if t.data_type == DataType::INT64 as i32 { 8 } else { 4 };
+                let width = if t.data_type == DataType::INT64 as i32 {
+                    8
+                } else {
+                    4
+                };
                 if t.raw_data.len() != numel * width {
                     return Err(bad_len(t.raw_data.len() / width));
                 }
                 if width == 8 {
                     t.raw_data
                         .chunks_exact(8)
-                        .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                        .map(|b| {
+                            i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+                        })
                         .collect()
                 } else {
                     t.raw_data
@@ -965,7 +1077,10 @@ fn decode_tensor(t: &TensorProto) -> Result<Const> {
             if v.len() != numel {
                 return Err(bad_len(v.len()));
             }
-            Const::I64(ArrayD::from_shape_vec(IxDyn(&dims), v).map_err(|e| Error::malformed(e.to_string()))?)
+            Const::I64(
+                ArrayD::from_shape_vec(IxDyn(&dims), v)
+                    .map_err(|e| Error::malformed(e.to_string()))?,
+            )
         }
         _ => {
             return Err(Error::unsupported(format!(
@@ -979,10 +1094,9 @@ fn decode_tensor(t: &TensorProto) -> Result<Const> {
 
 fn constant_node_value(attrs: &Attributes) -> Result<Const> {
     if let Some(a) = attrs.get("value") {
-        let t = a
-            .t
-            .as_ref()
-            .ok_or_else(|| Error::malformed("Constant's 'value' attribute holds no tensor"))?;
+        let t =
+            a.t.as_ref()
+                .ok_or_else(|| Error::malformed("Constant's 'value' attribute holds no tensor"))?;
         return decode_tensor(t);
     }
     if let Some(a) = attrs.get("value_float") {
@@ -1009,7 +1123,9 @@ struct Attributes<'a> {
 
 impl<'a> Attributes<'a> {
     fn new(node: &'a NodeProto) -> Self {
-        Attributes { attrs: &node.attribute }
+        Attributes {
+            attrs: &node.attribute,
+        }
     }
 
     fn get(&self, name: &str) -> Option<&'a AttributeProto> {
@@ -1024,7 +1140,10 @@ impl<'a> Attributes<'a> {
         match self.get(name) {
             None => Ok(default),
             Some(a) if a.f.is_finite() => Ok(a.f),
-            Some(a) => Err(Error::invalid(format!("attribute {name} = {} is not finite", a.f))),
+            Some(a) => Err(Error::invalid(format!(
+                "attribute {name} = {} is not finite",
+                a.f
+            ))),
         }
     }
 
@@ -1051,7 +1170,8 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
     let shapes = graph.infer_shapes()?;
     let mut g = GraphProto::new();
     g.name = graph.name.clone();
-    g.input.push(value_info(&graph.input.name, &graph.input.shape));
+    g.input
+        .push(value_info(&graph.input.name, &graph.input.shape));
     let value_name = |id: ValueId| graph.value_name(id).to_string();
     for node in &graph.nodes {
         let x = value_name(node.inputs[0]);
@@ -1117,7 +1237,8 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
                 group,
             } => {
                 n.op_type = "Conv".into();
-                n.input.push(init("W", f32_tensor(&weight.view().into_dyn())));
+                n.input
+                    .push(init("W", f32_tensor(&weight.view().into_dyn())));
                 if let Some(b) = bias {
                     n.input.push(init("B", f32_tensor(&b.view().into_dyn())));
                 }
@@ -1134,7 +1255,12 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
                 epsilon,
             } => {
                 n.op_type = "BatchNormalization".into();
-                for (suffix, a) in [("scale", scale), ("bias", bias), ("mean", mean), ("var", var)] {
+                for (suffix, a) in [
+                    ("scale", scale),
+                    ("bias", bias),
+                    ("mean", mean),
+                    ("var", var),
+                ] {
                     n.input.push(init(suffix, f32_tensor(&a.view().into_dyn())));
                 }
                 let mut a = AttributeProto::new();
@@ -1143,7 +1269,11 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
                 a.f = *epsilon;
                 n.attribute.push(a);
             }
-            Op::MaxPool { kernel, strides, pads } => {
+            Op::MaxPool {
+                kernel,
+                strides,
+                pads,
+            } => {
                 n.op_type = "MaxPool".into();
                 n.attribute.push(ints_attr("kernel_shape", kernel));
                 n.attribute.push(ints_attr("strides", strides));
@@ -1159,7 +1289,8 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
                 n.attribute.push(ints_attr("kernel_shape", kernel));
                 n.attribute.push(ints_attr("strides", strides));
                 n.attribute.push(ints_attr("pads", pads));
-                n.attribute.push(int_attr("count_include_pad", *count_include_pad as i64));
+                n.attribute
+                    .push(int_attr("count_include_pad", *count_include_pad as i64));
             }
             Op::Softmax { axis } => {
                 n.op_type = "Softmax".into();
@@ -1168,7 +1299,10 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
         }
         g.node.push(n);
     }
-    g.output.push(value_info(graph.value_name(graph.output), &shapes[graph.output]));
+    g.output.push(value_info(
+        graph.value_name(graph.output),
+        &shapes[graph.output],
+    ));
     let mut m = ModelProto::new();
     m.ir_version = 8;
     m.producer_name = "axiom".into();
@@ -1238,4 +1372,3 @@ fn ints_attr(name: &str, v: &[usize]) -> AttributeProto {
     a.ints = v.iter().map(|&d| d as i64).collect();
     a
 }
-

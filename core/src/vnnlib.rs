@@ -861,9 +861,15 @@ mod tests {
         );
         assert!(e.message.contains("X_1"), "{e}");
         let e = parse("(declare-const in0 Real)").unwrap_err();
-        assert_eq!((e.kind, e.location.clone()), (ErrorKind::Unsupported, at(1, 16)));
+        assert_eq!(
+            (e.kind, e.location.clone()),
+            (ErrorKind::Unsupported, at(1, 16))
+        );
         let e = parse("(declare-const X_0 Int)").unwrap_err();
-        assert_eq!((e.kind, e.location.clone()), (ErrorKind::Unsupported, at(1, 20)));
+        assert_eq!(
+            (e.kind, e.location.clone()),
+            (ErrorKind::Unsupported, at(1, 20))
+        );
         let e = parse("(declare-const X_01 Real)").unwrap_err();
         assert_eq!(e.kind, ErrorKind::Unsupported);
     }
@@ -871,13 +877,25 @@ mod tests {
     #[test]
     fn unknown_commands_and_operators_are_unsupported() {
         let e = parse("(define-fun f () Real 1)").unwrap_err();
-        assert_eq!((e.kind, e.location.clone()), (ErrorKind::Unsupported, at(1, 1)));
+        assert_eq!(
+            (e.kind, e.location.clone()),
+            (ErrorKind::Unsupported, at(1, 1))
+        );
         let e = parse(&format!("{HEADER_1_1}(assert (=> (<= X_0 1) (<= Y_0 1)))")).unwrap_err();
-        assert_eq!((e.kind, e.location.clone()), (ErrorKind::Unsupported, at(3, 9)));
+        assert_eq!(
+            (e.kind, e.location.clone()),
+            (ErrorKind::Unsupported, at(3, 9))
+        );
         let e = parse(&format!("{HEADER_1_1}(assert (<= (abs X_0) 1))")).unwrap_err();
-        assert_eq!((e.kind, e.location.clone()), (ErrorKind::Unsupported, at(3, 13)));
+        assert_eq!(
+            (e.kind, e.location.clone()),
+            (ErrorKind::Unsupported, at(3, 13))
+        );
         let e = parse("X_0").unwrap_err();
-        assert_eq!((e.kind, e.location.clone()), (ErrorKind::Malformed, at(1, 1)));
+        assert_eq!(
+            (e.kind, e.location.clone()),
+            (ErrorKind::Malformed, at(1, 1))
+        );
         // Harmless SMT-LIB commands are ignored.
         let p = parse(&format!(
             "(set-logic QF_LRA)\n{HEADER_1_1}(assert (<= -1 X_0 1))\n(check-sat)\n(exit)"

@@ -10,12 +10,18 @@ fn benchmarks() -> Option<PathBuf> {
     let dir = std::env::var_os("AXIOM_BENCHMARKS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/benchmarks"))
+            PathBuf::from(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../../shared/benchmarks"
+            ))
         });
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipping: benchmarks not found at {} (set AXIOM_BENCHMARKS)", dir.display());
+        eprintln!(
+            "skipping: benchmarks not found at {} (set AXIOM_BENCHMARKS)",
+            dir.display()
+        );
         None
     }
 }
@@ -48,7 +54,10 @@ fn all_acas_xu_networks_import() {
             Op::Gemm { bias, .. } => bias.is_some(),
             _ => true,
         }));
-        assert_eq!(g.param_count(), 5 + 5 * 50 + 50 + 5 * (50 * 50 + 50) + 50 * 5 + 5);
+        assert_eq!(
+            g.param_count(),
+            5 + 5 * 50 + 50 + 5 * (50 * 50 + 50) + 50 * 5 + 5
+        );
         assert_eq!(g.metadata.get("onnx.opset").map(String::as_str), Some("8"));
     }
 }
@@ -73,9 +82,15 @@ fn tiny_networks_import() {
     for (name, input, output, layers) in [
         ("test_nano", vec![1], vec![1], vec!["Gemm", "Relu"]),
         ("test_tiny", vec![1], vec![1], vec!["Gemm", "Relu", "Gemm"]),
-        ("test_small", vec![1], vec![1], vec!["Gemm", "Relu", "Gemm", "Relu", "Gemm"]),
+        (
+            "test_small",
+            vec![1],
+            vec![1],
+            vec!["Gemm", "Relu", "Gemm", "Relu", "Gemm"],
+        ),
     ] {
-        let g = onnx::load(&dir.join(format!("tiny/{name}.onnx"))).unwrap_or_else(|e| panic!("{e}"));
+        let g =
+            onnx::load(&dir.join(format!("tiny/{name}.onnx"))).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(g.input_shape(), input.as_slice(), "{name}");
         assert_eq!(g.output_shape().unwrap(), output, "{name}");
         let kinds: Vec<&str> = g.nodes.iter().map(|n| n.op.kind()).collect();
@@ -114,7 +129,10 @@ fn random_bytes_never_panic() {
             assert!(onnx::parse(&bytes, "random").is_err());
         }
     }
-    assert_eq!(onnx::parse(&[], "empty").unwrap_err().kind, ErrorKind::Malformed);
+    assert_eq!(
+        onnx::parse(&[], "empty").unwrap_err().kind,
+        ErrorKind::Malformed
+    );
 }
 
 /// A one-node model whose node is `op` reading the input `x` [1, 4].
@@ -155,9 +173,11 @@ fn export_round_trip_keeps_every_op() {
     let mut v = b.push(
         "conv",
         Op::Conv2d {
-            weight: ArrayD::from_shape_fn(IxDyn(&[4, 1, 3, 3]), |i| (i[0] + i[2]) as f32 * 0.1 - 0.2)
-                .into_dimensionality()
-                .unwrap(),
+            weight: ArrayD::from_shape_fn(IxDyn(&[4, 1, 3, 3]), |i| {
+                (i[0] + i[2]) as f32 * 0.1 - 0.2
+            })
+            .into_dimensionality()
+            .unwrap(),
             bias: Some(arr1(&[0.1, 0.2, 0.3, 0.4])),
             strides: [1, 1],
             pads: [1, 1, 1, 1],
@@ -199,10 +219,34 @@ fn export_round_trip_keeps_every_op() {
     );
     v = b.push("flat", Op::Flatten { axis: 1 }, v);
     v = b.push("reshape", Op::Reshape { shape: vec![36] }, v);
-    v = b.push("sub", Op::Sub { c: arr1(&[0.5]).into_dyn() }, v);
-    v = b.push("mul", Op::Mul { c: arr1(&[2.0]).into_dyn() }, v);
-    v = b.push("div", Op::Div { c: arr1(&[4.0]).into_dyn() }, v);
-    v = b.push("add", Op::Add { c: arr1(&[1.0]).into_dyn() }, v);
+    v = b.push(
+        "sub",
+        Op::Sub {
+            c: arr1(&[0.5]).into_dyn(),
+        },
+        v,
+    );
+    v = b.push(
+        "mul",
+        Op::Mul {
+            c: arr1(&[2.0]).into_dyn(),
+        },
+        v,
+    );
+    v = b.push(
+        "div",
+        Op::Div {
+            c: arr1(&[4.0]).into_dyn(),
+        },
+        v,
+    );
+    v = b.push(
+        "add",
+        Op::Add {
+            c: arr1(&[1.0]).into_dyn(),
+        },
+        v,
+    );
     v = b.push(
         "fc",
         Op::Gemm {
@@ -216,7 +260,14 @@ fn export_round_trip_keeps_every_op() {
     v = b.push("sig", Op::Sigmoid, v);
     v = b.push("tanh", Op::Tanh, v);
     v = b.push("id", Op::Identity, v);
-    v = b.push("fc2", Op::Gemm { weight: arr2(&[[1.0, 0.0, -1.0]]), bias: None }, v);
+    v = b.push(
+        "fc2",
+        Op::Gemm {
+            weight: arr2(&[[1.0, 0.0, -1.0]]),
+            bias: None,
+        },
+        v,
+    );
     v = b.push("soft", Op::Softmax { axis: 0 }, v);
     let g = b.finish(v).unwrap();
     let again = onnx::parse(&onnx::to_bytes(&g).unwrap(), "again").unwrap();

@@ -1,0 +1,149 @@
+//! Forward-pass timing of the CPU backend on ACAS Xu-shaped networks.
+//!
+//! Runs a synthetic ACAS Xu-shaped network (input `[1, 1, 1, 5]`, Sub of a
+//! mean, Flatten, six Gemm+Relu layers of 50, a Gemm to 5) and, when it exists,
+//! `$AXIOM_BENCHMARKS/acasxu/ACASXU_run2a_1_1_batch_2000.onnx` (default
+//! `AXIOM_BENCHMARKS`: `../shared/benchmarks` relative to the workspace root).
+//! Prints batch size, float type, median time per forward pass and samples/s.
+//!
+//! `cargo bench -p axiom-backends --bench forward`
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use axiom_backends::{Backend, CompiledModel, CpuBackend};
+use axiom_core::{Graph, GraphBuilder, Op};
+use ndarray::{Array1, Array2, ArrayD};
+
+/// A fixed-seed linear congruential generator: values in [-1, 1).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f32 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 40) as f32) / (1u64 << 23) as f32 - 1.0
+    }
+
+    fn vec(&mut self, n: usize) -> Vec<f32> {
+        (0..n).map(|_| self.next()).collect()
+    }
+}
+
+fn synthetic_acasxu() -> Result<Graph, Box<dyn std::error::Error>> {
+    let mut rng = Lcg(0x5eed);
+    let mut b = GraphBuilder::new("acasxu-synthetic", "input", vec![1, 1, 1, 5]);
+    let mean = ArrayD::from_shape_vec(vec![1, 1, 1, 5], rng.vec(5))?;
+    let mut v = b.push("sub", Op::Sub { c: mean }, b.input());
+    v = b.push("flatten", Op::Flatten { axis: 1 }, v);
+    let mut width = 5;
+    for layer in 0..7 {
+        let out = if layer == 6 { 5 } else { 50 };
+        let scale = (2.0 / width as f32).sqrt();
+        let weight =
+            Array2::from_shape_vec((out, width), rng.vec(out * width))?.mapv(|w| w * scale);
+        let bias = Array1::from(rng.vec(out)).mapv(|w| 0.1 * w);
+        v = b.push(
+            format!("gemm{layer}"),
+            Op::Gemm {
+                weight,
+                bias: Some(bias),
+            },
+            v,
+        );
+        if layer < 6 {
+            v = b.push(format!("relu{layer}"), Op::Relu, v);
+        }
+        width = out;
+    }
+    Ok(b.finish(v)?)
+}
+
+/// Median of `iters` timed runs after a warm-up.
+fn median_time(mut f: impl FnMut(), iters: usize) -> Duration {
+    for _ in 0..iters.div_ceil(5).max(2) {
+        f();
+    }
+    let mut times: Vec<Duration> = (0..iters)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect();
+    times.sort();
+    times[times.len() / 2]
+}
+
+fn bench_model(label: &str, model: &dyn CompiledModel) {
+    let mut rng = Lcg(42);
+    for batch in [1usize, 4096] {
+        let x32 = Array2::from_shape_vec(
+            (batch, model.input_len()),
+            rng.vec(batch * model.input_len()),
+        )
+        .unwrap_or_else(|_| Array2::zeros((batch, model.input_len())));
+        let x64 = x32.mapv(f64::from);
+        let iters = if batch == 1 { 2000 } else { 50 };
+        let t32 = median_time(
+            || {
+                std::hint::black_box(model.run_f32(x32.view()).ok());
+            },
+            iters,
+        );
+        let t64 = median_time(
+            || {
+                std::hint::black_box(model.run_f64(x64.view()).ok());
+            },
+            iters,
+        );
+        for (dtype, t) in [("f32", t32), ("f64", t64)] {
+            println!(
+                "{label:<20} {batch:>6} {dtype:>5} {:>12.1} {:>14.0}",
+                t.as_secs_f64() * 1e6,
+                batch as f64 / t.as_secs_f64()
+            );
+        }
+    }
+}
+
+fn main() {
+    println!(
+        "rayon threads: {}\n{:<20} {:>6} {:>5} {:>12} {:>14}",
+        rayon::current_num_threads(),
+        "model",
+        "batch",
+        "dtype",
+        "median µs",
+        "samples/s"
+    );
+    match synthetic_acasxu() {
+        Ok(graph) => match CpuBackend.compile(&graph) {
+            Ok(model) => bench_model("synthetic", model.as_ref()),
+            Err(e) => println!("synthetic network: cannot compile: {e}"),
+        },
+        Err(e) => println!("synthetic network: cannot build: {e}"),
+    }
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    // Relative paths are taken relative to the workspace root.
+    let benchmarks = root.join(
+        std::env::var_os("AXIOM_BENCHMARKS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("../shared/benchmarks")),
+    );
+    let onnx = benchmarks.join("acasxu/ACASXU_run2a_1_1_batch_2000.onnx");
+    if !onnx.exists() {
+        println!("{} not found; skipped", onnx.display());
+        return;
+    }
+    match axiom_core::load_model(&onnx)
+        .map_err(|e| e.to_string())
+        .and_then(|g| CpuBackend.compile(&g).map_err(|e| e.to_string()))
+    {
+        Ok(model) => bench_model("ACASXU_run2a_1_1", model.as_ref()),
+        Err(e) => println!("{}: {e}", onnx.display()),
+    }
+}

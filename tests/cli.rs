@@ -1,0 +1,326 @@
+//! End-to-end tests of the `axiom` binary on real models: the bundled
+//! examples always, the shared benchmark set when it is present.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn axiom(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_axiom"))
+        .args(args)
+        .output()
+        .expect("the axiom binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn benchmarks() -> Option<PathBuf> {
+    let dir = std::env::var_os("AXIOM_BENCHMARKS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/benchmarks"))
+        });
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: benchmarks not found at {} (set AXIOM_BENCHMARKS)",
+            dir.display()
+        );
+        None
+    }
+}
+
+/// A file of the benchmark set, or `None` (with the reason printed) when the
+/// set or that file is absent.
+fn benchmark_file(rel: &str) -> Option<PathBuf> {
+    let path = benchmarks()?.join(rel);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!("skipping: {} not found", path.display());
+        None
+    }
+}
+
+fn example(rel: &str) -> String {
+    format!("{}/examples/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// Exit code 2, the message names `place`, and nothing panicked.
+fn assert_bad_input(o: &Output, place: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    for want in place {
+        assert!(err.contains(want), "stderr lacks {want:?}: {err}");
+    }
+}
+
+#[test]
+fn bundled_models_are_what_the_generator_builds() {
+    for (name, graph) in axiom_ml::demo::all() {
+        let path = example(&format!("models/{name}"));
+        let loaded = axiom_ml::core::load_model(Path::new(&path))
+            .unwrap_or_else(|e| panic!("{e}\n(run `cargo run --example make_models`)"));
+        assert_eq!(loaded.digest(), graph.digest(), "{name} is stale");
+    }
+}
+
+#[test]
+fn run_xor_on_a_batch() {
+    let o = axiom(&[
+        "run",
+        &example("models/xor.onnx"),
+        "--input",
+        "[[0, 0], [0, 1], [1, 0], [1, 1]]",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "[[0.0],[1.0],[1.0],[0.0]]");
+    let o = axiom(&[
+        "run",
+        &example("models/xor.onnx"),
+        "--input",
+        "[1, 0]",
+        "--precision",
+        "f64",
+    ]);
+    assert_eq!(stdout(&o).trim(), "[1.0]");
+}
+
+#[test]
+fn info_describes_model_and_property() {
+    let o = axiom(&["info", &example("models/mini_acas.onnx")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let digest = axiom_ml::demo::mini_acas().digest().to_string();
+    assert!(out.contains(&format!("sha256:{digest}")), "{out}");
+    assert!(out.contains("fc1") && out.contains("relu3"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "params  {}",
+            5 + 5 * 16 + 16 + 2 * (16 * 16 + 16) + 16 * 5 + 5
+        )),
+        "{out}"
+    );
+
+    let o = axiom(&["info", &example("properties/xor_low.vnnlib")]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("X_0") && out.contains("Y_0"), "{out}");
+}
+
+#[test]
+fn acas_xu_matches_onnxruntime() {
+    let Some(reference) = benchmark_file("acasxu/reference_outputs.json") else {
+        return;
+    };
+    let dir = reference.parent().unwrap().parent().unwrap().to_path_buf();
+    let text = std::fs::read_to_string(&reference).unwrap();
+    let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let cases = reference["cases"].as_object().unwrap();
+    assert_eq!(cases.len(), 45);
+    let mut checked = 0;
+    for (file, case) in cases {
+        let inputs = serde_json::to_string(&case["inputs"]).unwrap();
+        let o = axiom(&["run", p(&dir.join("acasxu").join(file)), "--input", &inputs]);
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+        let got: Vec<Vec<f64>> = serde_json::from_str(&stdout(&o)).unwrap();
+        let want: Vec<Vec<f64>> = serde_json::from_value(case["outputs"].clone()).unwrap();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+            let ok = (g - w).abs() <= 1e-6 || (g - w).abs() <= 1e-5 * w.abs();
+            assert!(ok, "{file}: got {g}, onnxruntime {w}");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 45 * 8 * 5);
+}
+
+#[test]
+fn tiny_benchmarks_run_and_describe() {
+    let Some(dir) = benchmarks() else { return };
+    for name in [
+        "test_nano",
+        "test_tiny",
+        "test_small",
+        "test_sat",
+        "test_unsat",
+    ] {
+        let model = dir.join(format!("tiny/{name}.onnx"));
+        let o = axiom(&["info", p(&model)]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        assert!(stdout(&o).contains("Relu"), "{name}: {}", stdout(&o));
+        let n = axiom_ml::core::load_model(&model).unwrap().input_len();
+        let input = serde_json::to_string(&vec![0.25; n]).unwrap();
+        let o = axiom(&["run", p(&model), "--input", &input]);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let out: Vec<f64> = serde_json::from_str(&stdout(&o)).unwrap();
+        assert!(!out.is_empty() && out.iter().all(|v| v.is_finite()));
+    }
+}
+
+#[test]
+fn bad_onnx_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read(example("models/mini_acas.onnx")).unwrap();
+    let truncated = tmp.path().join("truncated.onnx");
+    std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
+    assert_bad_input(
+        &axiom(&["info", p(&truncated)]),
+        &["truncated.onnx", "not a valid ONNX"],
+    );
+
+    let random = tmp.path().join("random.onnx");
+    let bytes: Vec<u8> = (0..2000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&random, bytes).unwrap();
+    assert_bad_input(
+        &axiom(&["run", p(&random), "--input", "[1]"]),
+        &["random.onnx"],
+    );
+
+    // A valid model with an op Axiom does not support.
+    use onnx_protobuf::{Message, ModelProto, NodeProto};
+    let mut model = ModelProto::parse_from_bytes(&good).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    let mut node = NodeProto::new();
+    node.name = "gru_7".into();
+    node.op_type = "GRU".into();
+    node.input.push(graph.output[0].name.clone());
+    node.output.push("gru_out".into());
+    graph.node.push(node);
+    graph.output[0].name = "gru_out".into();
+    let unsupported = tmp.path().join("unsupported.onnx");
+    std::fs::write(&unsupported, model.write_to_bytes().unwrap()).unwrap();
+    assert_bad_input(
+        &axiom(&["info", p(&unsupported)]),
+        &[
+            "unsupported.onnx",
+            "node 'gru_7' (GRU)",
+            "unsupported op 'GRU'",
+        ],
+    );
+}
+
+#[test]
+fn bad_vnnlib_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let unbalanced = tmp.path().join("unbalanced.vnnlib");
+    std::fs::write(
+        &unbalanced,
+        "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (<= X_0 1)\n(assert (>= X_0 0))\n(assert (>= Y_0 1))\n",
+    )
+    .unwrap();
+    assert_bad_input(
+        &axiom(&["info", p(&unbalanced)]),
+        &["unbalanced.vnnlib", "line 3"],
+    );
+
+    let undeclared = tmp.path().join("undeclared.vnnlib");
+    std::fs::write(
+        &undeclared,
+        "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n(assert (<= X_0 1))\n(assert (>= X_0 0))\n(assert (>= Y_1 1))\n",
+    )
+    .unwrap();
+    assert_bad_input(
+        &axiom(&["info", p(&undeclared)]),
+        &["undeclared.vnnlib", "line 5", "Y_1"],
+    );
+}
+
+#[test]
+fn nnet_with_a_missing_row() {
+    let Some(nnet) = benchmark_file("acasxu-nnet/ACASXU_experimental_v2a_1_1.nnet") else {
+        return;
+    };
+    let text = std::fs::read_to_string(nnet).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Drop the last line (a bias of the output layer): the file ends early.
+    let cut = lines[..lines.len() - 1].join("\n");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("short.nnet");
+    std::fs::write(&path, cut).unwrap();
+    assert_bad_input(&axiom(&["info", p(&path)]), &["short.nnet", "line"]);
+}
+
+#[test]
+fn wrong_input_length_and_unknown_backend() {
+    let model = example("models/mini_acas.onnx");
+    assert_bad_input(
+        &axiom(&["run", &model, "--input", "[1, 2, 3]"]),
+        &["--input", "has 3 values", "expects 5"],
+    );
+    assert_bad_input(
+        &axiom(&["run", &model, "--input", "[[1, 2, 3, 4, 5], [1, 2]]"]),
+        &["sample 1"],
+    );
+    assert_bad_input(
+        &axiom(&["run", &model, "--input", "[1, 2"]),
+        &["not valid JSON"],
+    );
+    assert_bad_input(
+        &axiom(&["run", &model, "--input", "[1,2,3,4,5]", "--backend", "cuda"]),
+        &["cuda"],
+    );
+    assert_bad_input(
+        &axiom(&["info", "/nonexistent/model.onnx"]),
+        &["/nonexistent/model.onnx"],
+    );
+    assert_bad_input(&axiom(&["frobnicate"]), &[]);
+}
+
+#[test]
+fn nnet_agrees_with_onnx() {
+    use axiom_ml::backends::{cpu::CpuBackend, Backend};
+    let Some(nnet_dir) = benchmark_file("acasxu-nnet") else {
+        return;
+    };
+    let dir = nnet_dir.parent().unwrap().to_path_buf();
+    for id in ["1_1", "2_7", "5_9"] {
+        let nnet = axiom_ml::core::load_model(
+            &dir.join(format!("acasxu-nnet/ACASXU_experimental_v2a_{id}.nnet")),
+        )
+        .unwrap();
+        let onnx = axiom_ml::core::load_model(
+            &dir.join(format!("acasxu/ACASXU_run2a_{id}_batch_2000.onnx")),
+        )
+        .unwrap();
+        let a = CpuBackend.compile(&nnet).unwrap();
+        let b = CpuBackend.compile(&onnx).unwrap();
+        // The ONNX network subtracts its mean input first; the NNet network
+        // takes the already-normalised input. Feed both the same normalised
+        // input: x_onnx = x_nnet + mean.
+        let mean = match &onnx.nodes[0].op {
+            axiom_ml::core::Op::Sub { c } => c.iter().map(|&v| v as f64).collect::<Vec<f64>>(),
+            other => panic!("expected Sub first, got {}", other.kind()),
+        };
+        let mut state = 7u64;
+        let n = 256;
+        let xs = ndarray::Array2::from_shape_fn((n, 5), |_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 11) as f64 / (1u64 << 53) as f64) - 0.5
+        });
+        let shifted = ndarray::Array2::from_shape_fn((n, 5), |(i, j)| xs[[i, j]] + mean[j]);
+        let ya = a.run_f64(xs.view()).unwrap();
+        let yb = b.run_f64(shifted.view()).unwrap();
+        let worst = ya
+            .iter()
+            .zip(yb.iter())
+            .map(|(u, v)| (u - v).abs())
+            .fold(0.0f64, f64::max);
+        assert!(worst < 1e-6, "{id}: NNet and ONNX differ by {worst}");
+    }
+}
