@@ -1,0 +1,435 @@
+//! Branch and bound over input boxes.
+//!
+//! For each case of the property the search keeps a priority queue of open
+//! boxes (most violated first), bounds them in batches (rayon across chunks,
+//! one GEMM per layer per chunk), closes a box when every disjunct of the
+//! output condition is refuted on it, looks for counterexamples at the boxes
+//! it cannot close, and splits the rest on the input dimension with the
+//! largest smear (box width times the magnitude of the bound's input
+//! coefficient). Results are deterministic for the same options: batches are
+//! formed in queue order and processed in order.
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::sync::atomic::Ordering as AtomicOrdering;
+use std::time::Instant;
+
+use axiom_core::spec::Property;
+use axiom_core::Graph;
+use ndarray::Array2;
+use rayon::prelude::*;
+
+use crate::attack::{self, AttackOptions};
+use crate::bounds::{bound_batch, BatchBounds, Method, Objectives};
+use crate::problem::{recheck_counterexample, Case, Problem};
+use crate::verdict::{
+    CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation, Stats, UnknownReason, Verdict,
+    VerifyOptions,
+};
+
+/// Boxes bounded per rayon task.
+const CHUNK: usize = 32;
+/// A box is not split further once it is this deep.
+const MAX_DEPTH: u32 = 400;
+/// How often (in batches) the search attacks the most violated open box.
+const ATTACK_EVERY: u64 = 16;
+
+/// One open box.
+#[derive(Debug, Clone)]
+struct OpenBox {
+    node: usize,
+    lower: Vec<f64>,
+    upper: Vec<f64>,
+    /// Indices of the disjuncts not yet refuted on an ancestor.
+    open: Vec<usize>,
+    depth: u32,
+    /// Lower is more urgent: how far the least-refuted disjunct is from
+    /// being refuted (negative = its best constraint bound is below zero).
+    score: f64,
+}
+
+impl PartialEq for OpenBox {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for OpenBox {}
+impl PartialOrd for OpenBox {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for OpenBox {
+    /// Max-heap order: the most urgent box (lowest score, then lowest node
+    /// id) is the greatest.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then_with(|| other.node.cmp(&self.node))
+    }
+}
+
+/// The proof tree under construction.
+enum TreeNode {
+    Open,
+    Split { dim: usize, at: f64, children: [usize; 2] },
+    Leaf(LeafProof),
+}
+
+/// How one case ended.
+enum CaseOutcome {
+    Proved(ProofNode),
+    Disproved(Counterexample),
+    Unknown(UnknownReason),
+}
+
+/// Runs the whole verification: attacks, then branch and bound per case.
+pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verdict, Stats) {
+    let start = Instant::now();
+    let mut stats = Stats::default();
+    let problem = match Problem::new(graph, property) {
+        Ok(p) => p,
+        Err(e) => {
+            return (
+                Verdict::Unknown {
+                    reason: UnknownReason::Unsupported(e.to_string()),
+                },
+                stats,
+            )
+        }
+    };
+    let search = Search {
+        graph,
+        property,
+        problem: &problem,
+        options,
+        start,
+    };
+    // Falsification first: cheap, and it settles most `sat` instances.
+    if options.attack {
+        for case in &problem.cases {
+            if let Some(cex) = search.attack(case, &case.lower, &case.upper, options.seed, &mut stats) {
+                stats.seconds = start.elapsed().as_secs_f64();
+                return (Verdict::Disproved { counterexample: cex }, stats);
+            }
+        }
+    }
+    let mut proofs = Vec::new();
+    for case in &problem.cases {
+        match search.case(case, &mut stats) {
+            CaseOutcome::Proved(root) => proofs.push(CaseProof {
+                case: case.index,
+                lower: case.lower.clone(),
+                upper: case.upper.clone(),
+                root,
+            }),
+            CaseOutcome::Disproved(cex) => {
+                stats.seconds = start.elapsed().as_secs_f64();
+                return (Verdict::Disproved { counterexample: cex }, stats);
+            }
+            CaseOutcome::Unknown(reason) => {
+                stats.seconds = start.elapsed().as_secs_f64();
+                return (Verdict::Unknown { reason }, stats);
+            }
+        }
+    }
+    stats.seconds = start.elapsed().as_secs_f64();
+    (
+        Verdict::Proved {
+            evidence: Evidence { cases: proofs },
+        },
+        stats,
+    )
+}
+
+struct Search<'a> {
+    graph: &'a Graph,
+    property: &'a Property,
+    problem: &'a Problem,
+    options: &'a VerifyOptions,
+    start: Instant,
+}
+
+impl Search<'_> {
+    fn out_of_time(&self) -> Option<UnknownReason> {
+        if let Some(cancel) = &self.options.cancel {
+            if cancel.load(AtomicOrdering::Relaxed) {
+                return Some(UnknownReason::Interrupted);
+            }
+        }
+        match self.options.timeout {
+            Some(t) if self.start.elapsed() >= t => Some(UnknownReason::Timeout),
+            _ => None,
+        }
+    }
+
+    /// Attacks a box; a candidate is reported only after the exact re-check.
+    fn attack(&self, case: &Case, lower: &[f64], upper: &[f64], seed: u64, stats: &mut Stats) -> Option<Counterexample> {
+        let opts = AttackOptions {
+            seed,
+            ..AttackOptions::default()
+        };
+        let (candidates, evals) = attack::attack_box(&self.problem.net, lower, upper, &case.disjuncts, &opts, 8);
+        stats.attack_samples += evals;
+        candidates
+            .iter()
+            .find_map(|c| self.recheck(case, &c.input))
+    }
+
+    /// Re-executes a point and checks it against the property exactly; the
+    /// point is first clamped into the case's box.
+    fn recheck(&self, case: &Case, x: &[f64]) -> Option<Counterexample> {
+        let clamped: Vec<f64> = x
+            .iter()
+            .zip(&case.lower)
+            .zip(&case.upper)
+            .map(|((&v, &l), &u)| v.clamp(l, u))
+            .collect();
+        recheck_counterexample(self.graph, self.property, &clamped)
+    }
+
+    fn case(&self, case: &Case, stats: &mut Stats) -> CaseOutcome {
+        let net = &self.problem.net;
+        // All constraints of all disjuncts, as objective rows.
+        let n_out = net.output_dim();
+        let mut row_of = Vec::new(); // (disjunct, constraint) per row
+        let mut rows = Vec::new();
+        for (d, disj) in case.disjuncts.iter().enumerate() {
+            for (k, c) in disj.constraints.iter().enumerate() {
+                row_of.push((d, k));
+                rows.extend_from_slice(&c.coeffs);
+            }
+        }
+        if case.disjuncts.is_empty() {
+            // The output condition is `false`: nothing is unsafe.
+            return CaseOutcome::Proved(ProofNode::Leaf(LeafProof { refutations: Vec::new() }));
+        }
+        if case.disjuncts.iter().any(|d| d.constraints.is_empty()) {
+            // A disjunct that is `true`: every input of a non-empty box is
+            // unsafe; its centre is a counterexample.
+            let centre: Vec<f64> = case.lower.iter().zip(&case.upper).map(|(l, u)| l + (u - l) / 2.0).collect();
+            return match self.recheck(case, &centre) {
+                Some(cex) => CaseOutcome::Disproved(cex),
+                None => CaseOutcome::Unknown(UnknownReason::Incomplete(
+                    "the output condition is always true but the box centre failed the re-check".into(),
+                )),
+            };
+        }
+        let objectives = Objectives {
+            rows: Array2::from_shape_vec((row_of.len(), n_out), rows).expect("rows are n_out wide"),
+        };
+        let mut tree = vec![TreeNode::Open];
+        let mut heap = BinaryHeap::new();
+        heap.push(OpenBox {
+            node: 0,
+            lower: case.lower.clone(),
+            upper: case.upper.clone(),
+            open: (0..case.disjuncts.len()).collect(),
+            depth: 0,
+            score: f64::NEG_INFINITY,
+        });
+        let mut batches = 0u64;
+        while !heap.is_empty() {
+            if let Some(reason) = self.out_of_time() {
+                return CaseOutcome::Unknown(reason);
+            }
+            let take = self.options.batch_size.max(1).min(heap.len());
+            let batch: Vec<OpenBox> = (0..take).filter_map(|_| heap.pop()).collect();
+            if batches % ATTACK_EVERY == ATTACK_EVERY - 1 && self.options.attack {
+                let worst = &batch[0];
+                if let Some(cex) = self.attack(case, &worst.lower, &worst.upper, self.options.seed ^ batches, stats) {
+                    return CaseOutcome::Disproved(cex);
+                }
+            }
+            batches += 1;
+            let bounds = bound_chunks(net, &batch, &objectives);
+            stats.boxes_bounded += batch.len() as u64;
+            for (item, (bb, row)) in batch.into_iter().zip(bounds) {
+                stats.max_depth = stats.max_depth.max(item.depth);
+                let out_mag: Vec<f64> = {
+                    let out = &bb.values[net.layers.len()];
+                    (0..n_out)
+                        .map(|i| out.lower[[row, i]].abs().max(out.upper[[row, i]].abs()))
+                        .collect()
+                };
+                // The sound lower bound of each constraint's left-hand side.
+                let lhs_lower = |r: usize| -> f64 {
+                    let (d, k) = row_of[r];
+                    let c = &case.disjuncts[d].constraints[k];
+                    let err: f64 = c.coeff_err.iter().zip(&out_mag).map(|(e, m)| e * m).sum();
+                    let v = bb.objective_lower[[row, r]] + c.constant_down - err * (1.0 + 1e-10);
+                    // Two additions: one ulp down each covers their rounding.
+                    if v.is_nan() {
+                        f64::NEG_INFINITY
+                    } else {
+                        v.next_down().next_down()
+                    }
+                };
+                let mut refutations = Vec::new();
+                let mut remaining = Vec::new();
+                let mut score = f64::INFINITY;
+                let mut best_rows = Vec::new();
+                for &d in &item.open {
+                    let disj = &case.disjuncts[d];
+                    // (row, bound) of the constraint closest to refutation.
+                    let mut best: Option<(usize, f64)> = None;
+                    let mut refuted = false;
+                    for r in (0..row_of.len()).filter(|&r| row_of[r].0 == d) {
+                        let lb = lhs_lower(r);
+                        let constraint = row_of[r].1;
+                        if if disj.constraints[constraint].strict { lb >= 0.0 } else { lb > 0.0 } {
+                            refutations.push(Refutation::Bound {
+                                disjunct: d,
+                                constraint,
+                                lower_bound: lb,
+                            });
+                            refuted = true;
+                            break;
+                        }
+                        if best.is_none_or(|(_, b)| lb > b) {
+                            best = Some((r, lb));
+                        }
+                    }
+                    if !refuted {
+                        remaining.push(d);
+                        if let Some((r, lb)) = best {
+                            score = score.min(lb);
+                            best_rows.push(r);
+                        }
+                    }
+                }
+                if remaining.is_empty() {
+                    stats.leaves += 1;
+                    tree[item.node] = TreeNode::Leaf(LeafProof { refutations });
+                    continue;
+                }
+                // Cheap falsification: the box centre.
+                let centre: Vec<f64> = item
+                    .lower
+                    .iter()
+                    .zip(&item.upper)
+                    .map(|(l, u)| l + (u - l) / 2.0)
+                    .collect();
+                let y = net.eval(&centre);
+                let (m, _) = attack::margin(&y, &case.disjuncts);
+                if m <= 0.0 {
+                    if let Some(cex) = self.recheck(case, &centre) {
+                        return CaseOutcome::Disproved(cex);
+                    }
+                }
+                // Split on the dimension with the largest smear.
+                let dims = item.lower.len();
+                let mut best_dim = None;
+                let mut best_smear = -1.0;
+                for i in 0..dims {
+                    let width = item.upper[i] - item.lower[i];
+                    if !(width > 0.0) {
+                        continue;
+                    }
+                    let grad: f64 = best_rows.iter().map(|&r| bb.input_coeffs[[row, r, i]].abs()).sum();
+                    let smear = width * grad + width * 1e-12;
+                    if smear > best_smear {
+                        best_smear = smear;
+                        best_dim = Some(i);
+                    }
+                }
+                let split = best_dim.and_then(|i| {
+                    let (l, u) = (item.lower[i], item.upper[i]);
+                    let mid = l + (u - l) / 2.0;
+                    (l < mid && mid < u).then_some((i, mid))
+                });
+                let Some((dim, at)) = split.filter(|_| item.depth < MAX_DEPTH) else {
+                    return CaseOutcome::Unknown(UnknownReason::Incomplete(format!(
+                        "a box of depth {} could not be refuted or split further",
+                        item.depth
+                    )));
+                };
+                let ids = [tree.len(), tree.len() + 1];
+                tree.push(TreeNode::Open);
+                tree.push(TreeNode::Open);
+                tree[item.node] = TreeNode::Split { dim, at, children: ids };
+                let mut lo_child = OpenBox {
+                    node: ids[0],
+                    lower: item.lower.clone(),
+                    upper: item.upper.clone(),
+                    open: remaining.clone(),
+                    depth: item.depth + 1,
+                    score,
+                };
+                lo_child.upper[dim] = at;
+                let mut hi_child = OpenBox {
+                    node: ids[1],
+                    lower: item.lower,
+                    upper: item.upper,
+                    open: remaining,
+                    depth: item.depth + 1,
+                    score,
+                };
+                hi_child.lower[dim] = at;
+                heap.push(lo_child);
+                heap.push(hi_child);
+            }
+        }
+        CaseOutcome::Proved(build_tree(&mut tree, 0))
+    }
+}
+
+/// Bounds a batch in chunks across threads; returns, per box, its chunk's
+/// bounds and its row in them.
+fn bound_chunks(net: &crate::Network, batch: &[OpenBox], objectives: &Objectives) -> Vec<(std::sync::Arc<BatchBounds>, usize)> {
+    let chunks: Vec<std::sync::Arc<BatchBounds>> = batch
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let n = net.input_dim;
+            let lower = Array2::from_shape_fn((chunk.len(), n), |(b, i)| chunk[b].lower[i]);
+            let upper = Array2::from_shape_fn((chunk.len(), n), |(b, i)| chunk[b].upper[i]);
+            std::sync::Arc::new(bound_batch(net, lower.view(), upper.view(), objectives, Method::Crown))
+        })
+        .collect();
+    let mut out = Vec::with_capacity(batch.len());
+    for c in chunks {
+        let rows = c.objective_lower.nrows();
+        for r in 0..rows {
+            out.push((c.clone(), r));
+        }
+    }
+    out
+}
+
+/// Turns the arena into a proof tree (iteratively, trees can be deep).
+fn build_tree(tree: &mut [TreeNode], root: usize) -> ProofNode {
+    // Post-order without recursion: children are built before parents.
+    let mut built: Vec<Option<ProofNode>> = (0..tree.len()).map(|_| None).collect();
+    let mut stack = vec![(root, false)];
+    while let Some((id, expanded)) = stack.pop() {
+        match &tree[id] {
+            TreeNode::Split { children, .. } if !expanded => {
+                let [a, b] = *children;
+                stack.push((id, true));
+                stack.push((a, false));
+                stack.push((b, false));
+            }
+            TreeNode::Split { dim, at, children } => {
+                let [a, b] = *children;
+                let (ca, cb) = (built[a].take(), built[b].take());
+                built[id] = Some(match (ca, cb) {
+                    (Some(ca), Some(cb)) => ProofNode::Split {
+                        dim: *dim,
+                        at: *at,
+                        children: Box::new([ca, cb]),
+                    },
+                    _ => unreachable!("children are built before their parent"),
+                });
+            }
+            TreeNode::Leaf(_) => {
+                let TreeNode::Leaf(leaf) = std::mem::replace(&mut tree[id], TreeNode::Open) else {
+                    unreachable!()
+                };
+                built[id] = Some(ProofNode::Leaf(leaf));
+            }
+            TreeNode::Open => unreachable!("a finished search has no open boxes"),
+        }
+    }
+    built[root].take().expect("the root is built last")
+}

@@ -1,0 +1,386 @@
+//! The prover's view of a graph: a chain of exact linear layers and
+//! element-wise activations on flat vectors.
+//!
+//! Lowering is exact: every coefficient of a [`Layer::Linear`] is a float32
+//! weight of the graph (or 0, 1, or the negation of one), held in an `f64`
+//! without rounding. Ops whose lowering would round (division by a constant
+//! that is not a power of two, BatchNorm's square root) are refused with a
+//! reason, so the prover never reasons about a network other than the one it
+//! was given.
+
+use axiom_core::graph::{broadcast_shapes, Graph, Op};
+use ndarray::{Array1, Array2};
+
+/// One layer on flat vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Layer {
+    /// `y = W x + b`, `w` is `[out, in]`; every entry exact.
+    Linear { w: Array2<f64>, b: Array1<f64> },
+    Relu,
+    Sigmoid,
+    Tanh,
+}
+
+impl Layer {
+    pub fn is_linear(&self) -> bool {
+        matches!(self, Layer::Linear { .. })
+    }
+}
+
+/// A feed-forward network on flat vectors, exactly the function of the graph
+/// it was lowered from (row-major flattening of every value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    pub input_dim: usize,
+    pub layers: Vec<Layer>,
+}
+
+/// Why a graph cannot be lowered for the prover.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("node '{node}' ({op}): {reason}")]
+pub struct LowerError {
+    pub node: String,
+    pub op: String,
+    pub reason: String,
+}
+
+/// Dense matrices larger than this are refused (a convolution on a large
+/// image would need a structured layer, which the prover does not have yet).
+pub const MAX_DENSE_ENTRIES: usize = 1 << 26;
+
+impl Network {
+    /// Lowers a validated graph. The graph must be a chain: every node reads
+    /// the previous node's output (dead nodes are ignored).
+    pub fn from_graph(graph: &Graph) -> Result<Network, LowerError> {
+        let graph = graph.clone().without_dead_nodes();
+        let shapes = graph.infer_shapes().map_err(|e| LowerError {
+            node: String::new(),
+            op: String::new(),
+            reason: e.to_string(),
+        })?;
+        let mut layers = Vec::new();
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let fail = |reason: String| LowerError {
+                node: node.name.clone(),
+                op: node.op.kind().to_string(),
+                reason,
+            };
+            if node.inputs != [i] {
+                return Err(fail(
+                    "the prover handles chains only; this node does not read the previous node's output"
+                        .into(),
+                ));
+            }
+            let in_shape = &shapes[i];
+            let out_shape = &shapes[i + 1];
+            let n_in: usize = in_shape.iter().product();
+            let n_out: usize = out_shape.iter().product();
+            if n_in.saturating_mul(n_out) > MAX_DENSE_ENTRIES
+                && !matches!(
+                    node.op,
+                    Op::Relu | Op::Sigmoid | Op::Tanh | Op::Identity | Op::Flatten { .. } | Op::Reshape { .. }
+                )
+            {
+                return Err(fail(format!(
+                    "a dense {n_out} x {n_in} matrix is too large for the prover"
+                )));
+            }
+            match &node.op {
+                Op::Relu => layers.push(Layer::Relu),
+                Op::Sigmoid => layers.push(Layer::Sigmoid),
+                Op::Tanh => layers.push(Layer::Tanh),
+                Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => {}
+                Op::Gemm { weight, bias } => {
+                    let (o, k) = weight.dim();
+                    let blocks = n_in / k;
+                    let mut w = Array2::zeros((blocks * o, blocks * k));
+                    let mut b = Array1::zeros(blocks * o);
+                    for blk in 0..blocks {
+                        for r in 0..o {
+                            for c in 0..k {
+                                w[[blk * o + r, blk * k + c]] = f64::from(weight[[r, c]]);
+                            }
+                            if let Some(bias) = bias {
+                                b[blk * o + r] = f64::from(bias[r]);
+                            }
+                        }
+                    }
+                    layers.push(Layer::Linear { w, b });
+                }
+                Op::Add { c } | Op::Sub { c } | Op::Mul { c } | Op::Div { c } => {
+                    let out = broadcast_shapes(in_shape, c.shape()).ok_or_else(|| fail("shapes do not broadcast".into()))?;
+                    let src = broadcast_index(in_shape, &out);
+                    let cst = broadcast_index(c.shape(), &out);
+                    let cv: Vec<f32> = c.iter().copied().collect();
+                    let mut w = Array2::zeros((src.len(), n_in));
+                    let mut b = Array1::zeros(src.len());
+                    for (o, (&s, &ci)) in src.iter().zip(&cst).enumerate() {
+                        let v = f64::from(cv[ci]);
+                        let (scale, shift) = match &node.op {
+                            Op::Add { .. } => (1.0, v),
+                            Op::Sub { .. } => (1.0, -v),
+                            Op::Mul { .. } => (v, 0.0),
+                            _ => (exact_reciprocal(v).ok_or_else(|| {
+                                fail(format!(
+                                    "division by {v}, whose reciprocal is not exact; the prover supports division by powers of two only"
+                                ))
+                            })?, 0.0),
+                        };
+                        w[[o, s]] = scale;
+                        b[o] = shift;
+                    }
+                    layers.push(Layer::Linear { w, b });
+                }
+                Op::Conv2d {
+                    weight,
+                    bias,
+                    strides,
+                    pads,
+                    dilations,
+                    group,
+                } => {
+                    let (n, c, h, wd) = (in_shape[0], in_shape[1], in_shape[2], in_shape[3]);
+                    let (m, oh, ow) = (out_shape[1], out_shape[2], out_shape[3]);
+                    let (_, cg, kh, kw) = weight.dim();
+                    let mg = m / group;
+                    let mut w = Array2::zeros((n_out, n_in));
+                    let mut b = Array1::zeros(n_out);
+                    for img in 0..n {
+                        for oc in 0..m {
+                            let g = oc / mg;
+                            for oy in 0..oh {
+                                for ox in 0..ow {
+                                    let row = ((img * m + oc) * oh + oy) * ow + ox;
+                                    if let Some(bias) = bias {
+                                        b[row] = f64::from(bias[oc]);
+                                    }
+                                    for icg in 0..cg {
+                                        let ic = g * cg + icg;
+                                        for ky in 0..kh {
+                                            for kx in 0..kw {
+                                                let iy = (oy * strides[0] + ky * dilations[0]) as isize - pads[0] as isize;
+                                                let ix = (ox * strides[1] + kx * dilations[1]) as isize - pads[1] as isize;
+                                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                                    continue;
+                                                }
+                                                let col = ((img * c + ic) * h + iy as usize) * wd + ix as usize;
+                                                w[[row, col]] += f64::from(weight[[oc, icg, ky, kx]]);
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    layers.push(Layer::Linear { w, b });
+                }
+                Op::AveragePool {
+                    kernel,
+                    strides,
+                    pads,
+                    count_include_pad,
+                } => {
+                    let (n, c, h, wd) = (in_shape[0], in_shape[1], in_shape[2], in_shape[3]);
+                    let (oh, ow) = (out_shape[2], out_shape[3]);
+                    let mut w = Array2::zeros((n_out, n_in));
+                    for nc in 0..n * c {
+                        for oy in 0..oh {
+                            for ox in 0..ow {
+                                let row = (nc * oh + oy) * ow + ox;
+                                let mut cells = Vec::new();
+                                for ky in 0..kernel[0] {
+                                    for kx in 0..kernel[1] {
+                                        let iy = (oy * strides[0] + ky) as isize - pads[0] as isize;
+                                        let ix = (ox * strides[1] + kx) as isize - pads[1] as isize;
+                                        if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < wd {
+                                            cells.push((nc * h + iy as usize) * wd + ix as usize);
+                                        }
+                                    }
+                                }
+                                let count = if *count_include_pad { kernel[0] * kernel[1] } else { cells.len() };
+                                if count == 0 {
+                                    continue;
+                                }
+                                let coef = exact_reciprocal(count as f64).ok_or_else(|| {
+                                    fail(format!(
+                                        "averaging over {count} cells divides by a number that is not a power of two"
+                                    ))
+                                })?;
+                                for col in cells {
+                                    w[[row, col]] = coef;
+                                }
+                            }
+                        }
+                    }
+                    layers.push(Layer::Linear { w, b: Array1::zeros(n_out) });
+                }
+                Op::BatchNorm { .. } => {
+                    return Err(fail(
+                        "BatchNorm involves a square root that is not exact; fold it into the previous layer before verifying"
+                            .into(),
+                    ))
+                }
+                Op::MaxPool { .. } | Op::Softmax { .. } => {
+                    return Err(fail("the prover does not support this op yet".into()))
+                }
+            }
+        }
+        Ok(Network {
+            input_dim: graph.input_len(),
+            layers,
+        })
+    }
+
+    /// The width of the output.
+    pub fn output_dim(&self) -> usize {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|l| match l {
+                Layer::Linear { w, .. } => Some(w.nrows()),
+                _ => None,
+            })
+            .unwrap_or(self.input_dim)
+    }
+
+    /// The width of every value: the input, then each layer's output.
+    pub fn dims(&self) -> Vec<usize> {
+        let mut dims = vec![self.input_dim];
+        for l in &self.layers {
+            let last = *dims.last().unwrap_or(&self.input_dim);
+            dims.push(match l {
+                Layer::Linear { w, .. } => w.nrows(),
+                _ => last,
+            });
+        }
+        dims
+    }
+
+    /// Plain f64 evaluation (no soundness claim; for attacks and tests).
+    pub fn eval(&self, x: &[f64]) -> Vec<f64> {
+        let mut v = Array1::from(x.to_vec());
+        for l in &self.layers {
+            v = match l {
+                Layer::Linear { w, b } => w.dot(&v) + b,
+                Layer::Relu => v.mapv(|t| t.max(0.0)),
+                Layer::Sigmoid => v.mapv(sigmoid),
+                Layer::Tanh => v.mapv(f64::tanh),
+            };
+        }
+        v.to_vec()
+    }
+}
+
+/// The logistic function, stable for large |x|.
+pub fn sigmoid(x: f64) -> f64 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+/// `1 / v` when it is exactly representable (v a power of two), else `None`.
+fn exact_reciprocal(v: f64) -> Option<f64> {
+    if v == 0.0 || !v.is_finite() {
+        return None;
+    }
+    let r = 1.0 / v;
+    // v and 1/v are both exact iff v is a power of two; then r * v == 1
+    // exactly and r is a power of two as well.
+    let is_pow2 = |x: f64| x.abs().to_bits() & ((1u64 << 52) - 1) == 0 && x.is_normal();
+    (is_pow2(v) && is_pow2(r)).then_some(r)
+}
+
+/// For every flat index of `out`, the flat index of `shape` that numpy
+/// broadcasting reads.
+fn broadcast_index(shape: &[usize], out: &[usize]) -> Vec<usize> {
+    let rank = out.len();
+    let padded: Vec<usize> = std::iter::repeat_n(1, rank - shape.len())
+        .chain(shape.iter().copied())
+        .collect();
+    let total: usize = out.iter().product();
+    let mut result = Vec::with_capacity(total);
+    let mut idx = vec![0usize; rank];
+    for _ in 0..total {
+        let mut flat = 0;
+        for d in 0..rank {
+            let i = if padded[d] == 1 { 0 } else { idx[d] };
+            flat = flat * padded[d] + i;
+        }
+        result.push(flat);
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < out[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axiom_backends::{cpu::CpuBackend, Backend};
+    use axiom_core::GraphBuilder;
+    use ndarray::{arr1, arr2, ArrayD, IxDyn};
+
+    #[test]
+    fn lowering_computes_the_graph_function() {
+        let mut b = GraphBuilder::new("t", "x", vec![1, 2, 2, 2]);
+        let mut v = b.push(
+            "conv",
+            Op::Conv2d {
+                weight: ArrayD::from_shape_fn(IxDyn(&[2, 2, 2, 2]), |i| (i[0] + 2 * i[1] + i[2] + 3 * i[3]) as f32 * 0.25 - 0.5)
+                    .into_dimensionality()
+                    .unwrap(),
+                bias: Some(arr1(&[0.5, -0.25])),
+                strides: [1, 1],
+                pads: [1, 0, 0, 1],
+                dilations: [1, 1],
+                group: 1,
+            },
+            0,
+        );
+        v = b.push("sub", Op::Sub { c: arr1(&[0.5f32]).into_dyn() }, v);
+        v = b.push("div", Op::Div { c: arr1(&[4.0f32]).into_dyn() }, v);
+        v = b.push("relu", Op::Relu, v);
+        v = b.push("flat", Op::Flatten { axis: 1 }, v);
+        let n: usize = 2 * 2 * 2;
+        v = b.push(
+            "fc",
+            Op::Gemm {
+                weight: ndarray::Array2::from_shape_fn((3, n), |(r, c)| (r as f32 - c as f32) * 0.125),
+                bias: Some(arr1(&[1.0, 0.0, -1.0])),
+            },
+            v,
+        );
+        v = b.push("tanh", Op::Tanh, v);
+        let g = b.finish(v).unwrap();
+        let net = Network::from_graph(&g).unwrap();
+        let model = CpuBackend.compile(&g).unwrap();
+        let x: Vec<f64> = (0..8).map(|i| (i as f64 - 3.5) / 3.0).collect();
+        let want = model.run_f64(ndarray::Array2::from_shape_vec((1, 8), x.clone()).unwrap().view()).unwrap();
+        let got = net.eval(&x);
+        for (a, b) in got.iter().zip(want.iter()) {
+            assert!((a - b).abs() < 1e-12, "{got:?} vs {want}");
+        }
+        assert_eq!(net.output_dim(), 3);
+    }
+
+    #[test]
+    fn inexact_division_is_refused() {
+        let mut b = GraphBuilder::new("t", "x", vec![2]);
+        let v = b.push("div", Op::Div { c: arr1(&[3.0f32]).into_dyn() }, 0);
+        let g = b.finish(v).unwrap();
+        let err = Network::from_graph(&g).unwrap_err();
+        assert_eq!(err.node, "div");
+        let mut b = GraphBuilder::new("t", "x", vec![2]);
+        let v = b.push("fc", Op::Gemm { weight: arr2(&[[1.0, 2.0]]), bias: None }, 0);
+        let g = b.finish(v).unwrap();
+        assert!(Network::from_graph(&g).is_ok());
+    }
+}

@@ -1,0 +1,258 @@
+//! A verification problem in the form the engine computes with: the lowered
+//! [`Network`] and, per case of the property, the input box rounded outward
+//! to f64 and the output constraints with f64 coefficients and a proven bound
+//! on their rounding error. Also the exact re-check of counterexamples.
+
+use axiom_backends::{cpu::CpuBackend, Backend};
+use axiom_core::spec::{Constraint, Property, Rational, Var};
+use axiom_core::Graph;
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{Signed, ToPrimitive, Zero};
+
+use crate::network::{Layer, LowerError, Network};
+use crate::verdict::Counterexample;
+
+/// One output constraint of a disjunct: the unsafe set needs
+/// `coeffs · y + constant <= 0` (`< 0` when `strict`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputConstraint {
+    /// Coefficients over the outputs, each the f64 nearest the exact one.
+    pub coeffs: Vec<f64>,
+    /// For each output, an upper bound on `|exact - coeffs|` (0 when exact).
+    pub coeff_err: Vec<f64>,
+    /// The exact constant rounded down, so `coeffs·y + constant_down` never
+    /// exceeds the exact left-hand side by more than the coefficient error.
+    pub constant_down: f64,
+    pub strict: bool,
+}
+
+/// A conjunction of output constraints (one term of the output DNF).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disjunct {
+    pub constraints: Vec<OutputConstraint>,
+}
+
+/// One case of the property: an input box and the output DNF.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Case {
+    /// Index into `Property::cases`.
+    pub index: usize,
+    /// The box, rounded outward to f64 (it contains the exact box).
+    pub lower: Vec<f64>,
+    pub upper: Vec<f64>,
+    /// Whether the case has input constraints beyond the box (the bounds
+    /// ignore them, which only enlarges the region; counterexamples must
+    /// meet them).
+    pub has_input_constraints: bool,
+    pub disjuncts: Vec<Disjunct>,
+}
+
+/// The network and the cases, ready for bounding, splitting and attacks.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub net: Network,
+    pub cases: Vec<Case>,
+}
+
+/// Why a problem cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProblemError {
+    #[error("{0}")]
+    Lower(#[from] LowerError),
+    #[error("the property has {prop} inputs and {prop_out} outputs, the network {net} inputs and {net_out} outputs")]
+    Arity {
+        prop: usize,
+        prop_out: usize,
+        net: usize,
+        net_out: usize,
+    },
+}
+
+impl Problem {
+    pub fn new(graph: &Graph, property: &Property) -> Result<Problem, ProblemError> {
+        let net = Network::from_graph(graph)?;
+        if property.num_inputs != net.input_dim || property.num_outputs != net.output_dim() {
+            return Err(ProblemError::Arity {
+                prop: property.num_inputs,
+                prop_out: property.num_outputs,
+                net: net.input_dim,
+                net_out: net.output_dim(),
+            });
+        }
+        let n_out = net.output_dim();
+        let cases = property
+            .cases
+            .iter()
+            .enumerate()
+            .map(|(index, case)| Case {
+                index,
+                lower: case.input.lower.iter().map(rational_down).collect(),
+                upper: case.input.upper.iter().map(rational_up).collect(),
+                has_input_constraints: !case.input_constraints.is_empty(),
+                disjuncts: case
+                    .output
+                    .iter()
+                    .map(|conj| Disjunct {
+                        constraints: conj.iter().map(|c| output_constraint(c, n_out)).collect(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        Ok(Problem { net, cases })
+    }
+}
+
+fn output_constraint(c: &Constraint, n_out: usize) -> OutputConstraint {
+    let mut coeffs = vec![0.0; n_out];
+    let mut coeff_err = vec![0.0; n_out];
+    for (var, q) in &c.expr.terms {
+        if let Var::Y(i) = var {
+            let near = q.to_f64().unwrap_or(f64::NAN);
+            coeffs[*i] = near;
+            let err = (q - exact(near)).abs();
+            coeff_err[*i] = rational_up(&err);
+        }
+    }
+    OutputConstraint {
+        coeffs,
+        coeff_err,
+        constant_down: rational_down(&c.expr.constant),
+        strict: c.strict,
+    }
+}
+
+/// The exact value of a finite f64.
+pub fn exact(x: f64) -> BigRational {
+    BigRational::from_float(x).unwrap_or_else(BigRational::zero)
+}
+
+/// The largest f64 not above `q`.
+pub fn rational_down(q: &Rational) -> f64 {
+    let near = q.to_f64().unwrap_or(f64::NEG_INFINITY);
+    if !near.is_finite() {
+        return if q.is_negative() { f64::NEG_INFINITY } else { f64::MAX };
+    }
+    if exact(near) > *q {
+        near.next_down()
+    } else {
+        near
+    }
+}
+
+/// The smallest f64 not below `q`.
+pub fn rational_up(q: &Rational) -> f64 {
+    -rational_down(&-q)
+}
+
+/// Whether `x` meets the property and, if so, where: re-executes the graph on
+/// the CPU backend in f64 and checks the box, input constraints and output
+/// condition with exact rational comparisons. For piecewise-linear networks
+/// the output is also computed exactly (rational arithmetic on the float32
+/// weights) and must meet the condition too, so a point on the edge of
+/// rounding is never reported.
+pub fn recheck_counterexample(graph: &Graph, property: &Property, x: &[f64]) -> Option<Counterexample> {
+    if x.len() != property.num_inputs || x.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let model = CpuBackend.compile(graph).ok()?;
+    let input = ndarray::Array2::from_shape_vec((1, x.len()), x.to_vec()).ok()?;
+    let y: Vec<f64> = model.run_f64(input.view()).ok()?.iter().copied().collect();
+    if y.len() != property.num_outputs || y.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let xq: Vec<BigRational> = x.iter().map(|&v| exact(v)).collect();
+    let yq: Vec<BigRational> = y.iter().map(|&v| exact(v)).collect();
+    let exact_y = Network::from_graph(graph)
+        .ok()
+        .and_then(|n| eval_exact(&n, &xq));
+    for (ci, case) in property.cases.iter().enumerate() {
+        let inside = (0..x.len()).all(|i| case.input.lower[i] <= xq[i] && xq[i] <= case.input.upper[i])
+            && case.input_constraints.iter().all(|c| holds(c, &xq, &[]));
+        if !inside {
+            continue;
+        }
+        for (di, conj) in case.output.iter().enumerate() {
+            let meets = |ys: &[BigRational]| conj.iter().all(|c| holds(c, &xq, ys));
+            if meets(&yq) && exact_y.as_ref().is_none_or(|ye| meets(ye)) {
+                return Some(Counterexample {
+                    input: x.to_vec(),
+                    output: y,
+                    case: ci,
+                    disjunct: di,
+                });
+            }
+        }
+    }
+    None
+}
+
+/// Whether a constraint holds at exact inputs `x` and outputs `y`.
+fn holds(c: &Constraint, x: &[BigRational], y: &[BigRational]) -> bool {
+    let mut v = c.expr.constant.clone();
+    for (var, q) in &c.expr.terms {
+        let val = match var {
+            Var::X(i) => x.get(*i),
+            Var::Y(i) => y.get(*i),
+        };
+        match val {
+            Some(val) => v += q * val,
+            None => return false,
+        }
+    }
+    if c.strict {
+        v.is_negative()
+    } else {
+        !v.is_positive()
+    }
+}
+
+/// The exact output of a piecewise-linear network at an exact input, or
+/// `None` when the network has an S-shaped activation.
+pub fn eval_exact(net: &Network, x: &[BigRational]) -> Option<Vec<BigRational>> {
+    let mut v: Vec<BigRational> = x.to_vec();
+    for layer in &net.layers {
+        v = match layer {
+            Layer::Linear { w, b } => (0..w.nrows())
+                .map(|r| {
+                    let mut acc = exact(b[r]);
+                    for (c, vc) in v.iter().enumerate() {
+                        let wv = w[[r, c]];
+                        if wv != 0.0 {
+                            acc += exact(wv) * vc;
+                        }
+                    }
+                    acc
+                })
+                .collect(),
+            Layer::Relu => v
+                .into_iter()
+                .map(|t| if t.is_negative() { BigRational::zero() } else { t })
+                .collect(),
+            Layer::Sigmoid | Layer::Tanh => return None,
+        };
+    }
+    Some(v)
+}
+
+/// A rational from a decimal integer ratio (for tests and the SMT encoder).
+pub fn ratio(n: i64, d: i64) -> BigRational {
+    BigRational::new(BigInt::from(n), BigInt::from(d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directed_rounding_of_rationals() {
+        let tenth = ratio(1, 10);
+        let down = rational_down(&tenth);
+        let up = rational_up(&tenth);
+        assert!(exact(down) < tenth && tenth < exact(up));
+        assert_eq!(up, down.next_up());
+        let half = ratio(1, 2);
+        assert_eq!((rational_down(&half), rational_up(&half)), (0.5, 0.5));
+        assert_eq!(rational_down(&-tenth.clone()), -up);
+    }
+}

@@ -1,0 +1,211 @@
+//! What the engine answers: a [`Verdict`] with its evidence, and the
+//! options and statistics of a run.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The answer to "is the property (the unsafe set of a VNN-LIB file) empty?".
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// No input in any case's region reaches the unsafe output set (`unsat`).
+    Proved { evidence: Evidence },
+    /// An input reaches the unsafe set (`sat`); re-executed before reported.
+    Disproved { counterexample: Counterexample },
+    /// Neither, with the reason.
+    Unknown { reason: UnknownReason },
+}
+
+impl Verdict {
+    /// The VNN-COMP result word: `unsat`, `sat`, `unknown` or `timeout`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Verdict::Proved { .. } => "unsat",
+            Verdict::Disproved { .. } => "sat",
+            Verdict::Unknown {
+                reason: UnknownReason::Timeout,
+            } => "timeout",
+            Verdict::Unknown { .. } => "unknown",
+        }
+    }
+}
+
+/// Why the engine could not decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnknownReason {
+    /// The time budget ran out.
+    Timeout,
+    /// The run was interrupted (a cancel flag was set).
+    Interrupted,
+    /// The network or property uses something the prover cannot reason about.
+    Unsupported(String),
+    /// The search ended without a decision (a limit on splits, say).
+    Incomplete(String),
+}
+
+impl std::fmt::Display for UnknownReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnknownReason::Timeout => write!(f, "timeout"),
+            UnknownReason::Interrupted => write!(f, "interrupted"),
+            UnknownReason::Unsupported(m) => write!(f, "unsupported: {m}"),
+            UnknownReason::Incomplete(m) => write!(f, "incomplete: {m}"),
+        }
+    }
+}
+
+/// An input that violates the property, with the output the CPU backend
+/// computed for it in f64.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counterexample {
+    /// The input, flattened row-major.
+    pub input: Vec<f64>,
+    /// The output, flattened row-major.
+    pub output: Vec<f64>,
+    /// Which case of the property (input region) it lies in.
+    pub case: usize,
+    /// Which disjunct of that case's output condition it meets.
+    pub disjunct: usize,
+}
+
+/// Why a verdict `Proved` holds: one proof tree per case of the property.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub cases: Vec<CaseProof>,
+}
+
+impl Evidence {
+    /// Number of leaves over all cases.
+    pub fn leaf_count(&self) -> usize {
+        self.cases.iter().map(|c| c.root.leaf_count()).sum()
+    }
+}
+
+/// The proof for one case: a tree of input splits whose leaves cover the
+/// case's input box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseProof {
+    pub case: usize,
+    /// The box the root covers (the case's box, rounded outward to f64).
+    pub lower: Vec<f64>,
+    pub upper: Vec<f64>,
+    pub root: ProofNode,
+}
+
+/// A node of an input-split proof tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProofNode {
+    /// The box is split on input `dim` at `at`: the first child covers
+    /// `x[dim] <= at`, the second `x[dim] >= at`.
+    Split {
+        dim: usize,
+        at: f64,
+        children: Box<[ProofNode; 2]>,
+    },
+    /// Every disjunct of the output condition is refuted on this box.
+    Leaf(LeafProof),
+}
+
+impl ProofNode {
+    pub fn leaf_count(&self) -> usize {
+        match self {
+            ProofNode::Split { children, .. } => children[0].leaf_count() + children[1].leaf_count(),
+            ProofNode::Leaf(_) => 1,
+        }
+    }
+}
+
+/// Why no input of a leaf box reaches the unsafe set: for every disjunct of
+/// the output condition, one of its constraints cannot hold on the box.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeafProof {
+    /// For each disjunct still open at this leaf, how it is refuted.
+    pub refutations: Vec<Refutation>,
+}
+
+/// How one disjunct is refuted on a box.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refutation {
+    /// Linear bound propagation (CROWN with the adaptive lower slope and the
+    /// triangle upper relaxation for ReLU) shows that constraint
+    /// `constraint` of disjunct `disjunct` is violated everywhere on the box:
+    /// its left-hand side has a lower bound above 0 (at or above 0 for a
+    /// strict constraint). `lower_bound` is the sound float bound the engine
+    /// found; the exact checker re-derives its own.
+    Bound {
+        disjunct: usize,
+        constraint: usize,
+        lower_bound: f64,
+    },
+    /// An exact SMT encoding of the box and the disjunct was unsatisfiable;
+    /// `query` is the SMT-LIB2 text that was solved.
+    Smt { disjunct: usize, query: String },
+}
+
+/// How the search splits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SplitStrategy {
+    /// Input splitting for low-dimensional inputs, ReLU splitting otherwise.
+    #[default]
+    Auto,
+    Input,
+    Relu,
+}
+
+/// Options of a verification run. `Default` gives the recommended settings.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// Wall-clock budget; `None` means no limit.
+    pub timeout: Option<Duration>,
+    pub split: SplitStrategy,
+    /// Seed of the random sampling and attacks (results are deterministic for
+    /// the same options).
+    pub seed: u64,
+    /// Run random sampling and PGD before and during the search.
+    pub attack: bool,
+    /// Solve leaves with Z3 when that beats further splitting.
+    pub smt_leaves: bool,
+    /// Boxes bounded together in one batch.
+    pub batch_size: usize,
+    /// Set to true from another thread to stop the run (verdict `Unknown`
+    /// with reason `Interrupted`).
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            timeout: None,
+            split: SplitStrategy::Auto,
+            seed: 0,
+            attack: true,
+            smt_leaves: true,
+            batch_size: 256,
+            cancel: None,
+        }
+    }
+}
+
+/// Counters of a run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// Boxes whose bounds were computed.
+    pub boxes_bounded: u64,
+    /// Leaves of the proof (boxes refuted).
+    pub leaves: u64,
+    /// Deepest split.
+    pub max_depth: u32,
+    /// Z3 calls.
+    pub smt_calls: u64,
+    /// Inputs tried by sampling and attacks.
+    pub attack_samples: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+}
+
+/// A verdict with the run's statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerifyReport {
+    pub verdict: Verdict,
+    pub stats: Stats,
+}
