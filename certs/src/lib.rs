@@ -1,4 +1,15 @@
-//! Axiom's certificate format, signing, bundles and the independent certificate checker.
+//! # axiom-certs
 //!
-//! This crate is reserved for a later milestone and exports nothing yet;
-//! see ARCHITECTURE.md for what it will hold.
+//! The evidence Axiom's verdicts carry and the independent checker that
+//! re-validates it in exact rational arithmetic. This crate depends on
+//! `axiom-core` only — never on the prover: a verdict is trusted because this
+//! small, separate piece of code re-checks it, not because the prover said so.
+//!
+//! - [`evidence`]: proof trees, leaf refutations, counterexamples;
+//! - [`check`]: the exact re-check.
+//!
+//! (Signed certificates, key files and bundles arrive with the certificate
+//! milestone.)
+
+pub mod check;
+pub mod evidence;

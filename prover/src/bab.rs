@@ -73,7 +73,12 @@ impl Ord for OpenBox {
 /// The proof tree under construction.
 enum TreeNode {
     Open,
-    Split { dim: usize, at: f64, children: [usize; 2] },
+    Split {
+        dim: usize,
+        at: f64,
+        refutations: Vec<Refutation>,
+        children: [usize; 2],
+    },
     Leaf(LeafProof),
 }
 
@@ -174,6 +179,7 @@ impl Search<'_> {
         stats.attack_samples += evals;
         candidates
             .iter()
+            .filter(|c| c.margin <= 0.0)
             .find_map(|c| self.recheck(case, &c.input))
     }
 
@@ -232,6 +238,7 @@ impl Search<'_> {
         let mut batches = 0u64;
         while !heap.is_empty() {
             if let Some(reason) = self.out_of_time() {
+                if std::env::var_os("AXIOM_DEBUG_BAB").is_some() { for b in heap.iter().take(3) { eprintln!("DEBUG open box depth {} score {} lo {:?} hi {:?}", b.depth, b.score, b.lower, b.upper); } }
                 return CaseOutcome::Unknown(reason);
             }
             let take = self.options.batch_size.max(1).min(heap.len());
@@ -318,8 +325,16 @@ impl Search<'_> {
                         return CaseOutcome::Disproved(cex);
                     }
                 }
-                // Split on the dimension with the largest smear.
+                // Split on the dimension with the largest smear: width times
+                // a bound on the objective's sensitivity to it (through every
+                // neuron that is not surely inactive).
                 let dims = item.lower.len();
+                let mut sens = vec![0.0; dims];
+                for &r in &best_rows {
+                    for (s, g) in sens.iter_mut().zip(gradient_bound(net, &bb, row, objectives.rows.row(r))) {
+                        *s += g;
+                    }
+                }
                 let mut best_dim = None;
                 let mut best_smear = -1.0;
                 for i in 0..dims {
@@ -327,8 +342,7 @@ impl Search<'_> {
                     if !(width > 0.0) {
                         continue;
                     }
-                    let grad: f64 = best_rows.iter().map(|&r| bb.input_coeffs[[row, r, i]].abs()).sum();
-                    let smear = width * grad + width * 1e-12;
+                    let smear = width * (sens[i] + 1e-12);
                     if smear > best_smear {
                         best_smear = smear;
                         best_dim = Some(i);
@@ -348,7 +362,12 @@ impl Search<'_> {
                 let ids = [tree.len(), tree.len() + 1];
                 tree.push(TreeNode::Open);
                 tree.push(TreeNode::Open);
-                tree[item.node] = TreeNode::Split { dim, at, children: ids };
+                tree[item.node] = TreeNode::Split {
+                    dim,
+                    at,
+                    refutations,
+                    children: ids,
+                };
                 let mut lo_child = OpenBox {
                     node: ids[0],
                     lower: item.lower.clone(),
@@ -397,6 +416,41 @@ fn bound_chunks(net: &crate::Network, batch: &[OpenBox], objectives: &Objectives
     out
 }
 
+/// An upper bound on `|∂(c·y)/∂x_i|` over box `row` of a batch (no soundness
+/// role; it steers splitting): `|c|` propagated back through `|W|`, zeroing
+/// neurons that are surely inactive and scaling S-shaped ones by their
+/// largest slope.
+fn gradient_bound(net: &crate::Network, bb: &BatchBounds, row: usize, c: ndarray::ArrayView1<f64>) -> Vec<f64> {
+    let mut g: Vec<f64> = c.iter().map(|v| v.abs()).collect();
+    for (j, layer) in net.layers.iter().enumerate().rev() {
+        match layer {
+            crate::Layer::Linear { w, .. } => {
+                let mut next = vec![0.0; w.ncols()];
+                for (r, gr) in g.iter().enumerate() {
+                    if *gr == 0.0 {
+                        continue;
+                    }
+                    for (n, wv) in next.iter_mut().zip(w.row(r)) {
+                        *n += gr * wv.abs();
+                    }
+                }
+                g = next;
+            }
+            crate::Layer::Relu => {
+                let pre = &bb.values[j];
+                for (t, gt) in g.iter_mut().enumerate() {
+                    if pre.upper[[row, t]] <= 0.0 {
+                        *gt = 0.0;
+                    }
+                }
+            }
+            crate::Layer::Sigmoid => g.iter_mut().for_each(|v| *v *= 0.25),
+            crate::Layer::Tanh => {}
+        }
+    }
+    g
+}
+
 /// Turns the arena into a proof tree (iteratively, trees can be deep).
 fn build_tree(tree: &mut [TreeNode], root: usize) -> ProofNode {
     // Post-order without recursion: children are built before parents.
@@ -410,13 +464,19 @@ fn build_tree(tree: &mut [TreeNode], root: usize) -> ProofNode {
                 stack.push((a, false));
                 stack.push((b, false));
             }
-            TreeNode::Split { dim, at, children } => {
+            TreeNode::Split {
+                dim,
+                at,
+                refutations,
+                children,
+            } => {
                 let [a, b] = *children;
                 let (ca, cb) = (built[a].take(), built[b].take());
                 built[id] = Some(match (ca, cb) {
                     (Some(ca), Some(cb)) => ProofNode::Split {
                         dim: *dim,
                         at: *at,
+                        refutations: refutations.clone(),
                         children: Box::new([ca, cb]),
                     },
                     _ => unreachable!("children are built before their parent"),

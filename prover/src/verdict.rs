@@ -1,6 +1,7 @@
 //! What the engine answers: a [`Verdict`] with its evidence, and the
 //! options and statistics of a run.
 
+pub use axiom_certs::evidence::{CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,94 +53,6 @@ impl std::fmt::Display for UnknownReason {
             UnknownReason::Incomplete(m) => write!(f, "incomplete: {m}"),
         }
     }
-}
-
-/// An input that violates the property, with the output the CPU backend
-/// computed for it in f64.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Counterexample {
-    /// The input, flattened row-major.
-    pub input: Vec<f64>,
-    /// The output, flattened row-major.
-    pub output: Vec<f64>,
-    /// Which case of the property (input region) it lies in.
-    pub case: usize,
-    /// Which disjunct of that case's output condition it meets.
-    pub disjunct: usize,
-}
-
-/// Why a verdict `Proved` holds: one proof tree per case of the property.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Evidence {
-    pub cases: Vec<CaseProof>,
-}
-
-impl Evidence {
-    /// Number of leaves over all cases.
-    pub fn leaf_count(&self) -> usize {
-        self.cases.iter().map(|c| c.root.leaf_count()).sum()
-    }
-}
-
-/// The proof for one case: a tree of input splits whose leaves cover the
-/// case's input box.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CaseProof {
-    pub case: usize,
-    /// The box the root covers (the case's box, rounded outward to f64).
-    pub lower: Vec<f64>,
-    pub upper: Vec<f64>,
-    pub root: ProofNode,
-}
-
-/// A node of an input-split proof tree.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ProofNode {
-    /// The box is split on input `dim` at `at`: the first child covers
-    /// `x[dim] <= at`, the second `x[dim] >= at`.
-    Split {
-        dim: usize,
-        at: f64,
-        children: Box<[ProofNode; 2]>,
-    },
-    /// Every disjunct of the output condition is refuted on this box.
-    Leaf(LeafProof),
-}
-
-impl ProofNode {
-    pub fn leaf_count(&self) -> usize {
-        match self {
-            ProofNode::Split { children, .. } => children[0].leaf_count() + children[1].leaf_count(),
-            ProofNode::Leaf(_) => 1,
-        }
-    }
-}
-
-/// Why no input of a leaf box reaches the unsafe set: for every disjunct of
-/// the output condition, one of its constraints cannot hold on the box.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LeafProof {
-    /// For each disjunct still open at this leaf, how it is refuted.
-    pub refutations: Vec<Refutation>,
-}
-
-/// How one disjunct is refuted on a box.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Refutation {
-    /// Linear bound propagation (CROWN with the adaptive lower slope and the
-    /// triangle upper relaxation for ReLU) shows that constraint
-    /// `constraint` of disjunct `disjunct` is violated everywhere on the box:
-    /// its left-hand side has a lower bound above 0 (at or above 0 for a
-    /// strict constraint). `lower_bound` is the sound float bound the engine
-    /// found; the exact checker re-derives its own.
-    Bound {
-        disjunct: usize,
-        constraint: usize,
-        lower_bound: f64,
-    },
-    /// An exact SMT encoding of the box and the disjunct was unsatisfiable;
-    /// `query` is the SMT-LIB2 text that was solved.
-    Smt { disjunct: usize, query: String },
 }
 
 /// How the search splits.

@@ -1,0 +1,474 @@
+//! The exact re-check of a proof.
+//!
+//! This is the trusted base of a `Proved` verdict, so it is written to be
+//! read: no floating point (every f64 in the evidence is read as the exact
+//! dyadic rational it is), no code shared with the prover, one bound method.
+//!
+//! What is checked, for every case of the property:
+//! 1. the root box of the case's proof contains the case's exact input box;
+//! 2. walking the split tree (a split at `x[dim] = at` gives the children
+//!    `x[dim] <= at` and `x[dim] >= at`, which cover the parent whatever `at`
+//!    is), every leaf's box gets, for every disjunct of the output condition,
+//!    a refutation on the leaf or on an ancestor;
+//! 3. every `Bound` refutation: the checker computes its own lower bound of
+//!    the constraint's left-hand side over the box, by linear bound
+//!    propagation in exact rational arithmetic (interval bounds, tightened by
+//!    back-substitution at every ReLU input, the triangle relaxation), and
+//!    requires it to be `> 0` (`>= 0` for a strict constraint);
+//! 4. `Smt` refutations are not re-solved here; they are counted and reported
+//!    as trusted to the SMT solver.
+//!
+//! To keep numbers small, the checker rounds — always in the sound
+//! direction, and exactly: interval bounds outward to `PRECISION`-bit
+//! dyadics, and back-substitution coefficients to nearest `PRECISION`-bit
+//! dyadics with the exact rounding error moved into the bound's constant
+//! (`λ·z = λ̃·z + (λ - λ̃)·z >= λ̃·z + min over z in [l, u] of (λ - λ̃)·z`).
+
+use axiom_core::graph::{broadcast_shapes, Graph, Op};
+use axiom_core::spec::{Constraint, Property, Var};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+
+use crate::evidence::{Counterexample, Evidence, ProofNode, Refutation};
+
+type Q = BigRational;
+
+/// Significant bits kept when rounding bounds and coefficients.
+pub const PRECISION: u64 = 64;
+
+/// Why a check failed: the first failing check, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{place}: {reason}")]
+pub struct CheckError {
+    /// Where: `case 0, leaf at path 0101`, `model`, ...
+    pub place: String,
+    pub reason: String,
+}
+
+fn fail<T>(place: impl Into<String>, reason: impl Into<String>) -> Result<T, CheckError> {
+    Err(CheckError {
+        place: place.into(),
+        reason: reason.into(),
+    })
+}
+
+/// What a successful check covered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckReport {
+    pub leaves: usize,
+    /// Refutations re-derived exactly.
+    pub bound_refutations: usize,
+    /// Refutations trusted to the SMT solver (not re-derived here).
+    pub smt_refutations: usize,
+}
+
+/// One exact layer of the network.
+enum ExactLayer {
+    /// `y = W x + b`, dense rows.
+    Affine { w: Vec<Vec<Q>>, b: Vec<Q> },
+    Relu,
+}
+
+fn q(v: f64) -> Q {
+    // Finite by construction: the graph validation rejects non-finite
+    // weights and the callers reject non-finite evidence numbers.
+    BigRational::from_float(v).unwrap_or_else(Q::zero)
+}
+
+/// Lowers the graph to exact layers (independently of the prover).
+fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
+    let shapes = graph
+        .infer_shapes()
+        .map_err(|e| CheckError { place: "model".into(), reason: e.to_string() })?;
+    let mut layers = Vec::new();
+    let graph = graph.clone().without_dead_nodes();
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let place = format!("model node '{}'", node.name);
+        if node.inputs != [i] {
+            return fail(place, "the checker handles chains of nodes only");
+        }
+        let sin = &shapes[i];
+        let n_in: usize = sin.iter().product();
+        match &node.op {
+            Op::Relu => layers.push(ExactLayer::Relu),
+            Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => {}
+            Op::Gemm { weight, bias } => {
+                let (o, k) = weight.dim();
+                let blocks = n_in / k;
+                let mut w = vec![vec![Q::zero(); n_in]; blocks * o];
+                let mut b = vec![Q::zero(); blocks * o];
+                for blk in 0..blocks {
+                    for r in 0..o {
+                        for c in 0..k {
+                            w[blk * o + r][blk * k + c] = q(f64::from(weight[[r, c]]));
+                        }
+                        if let Some(bias) = bias {
+                            b[blk * o + r] = q(f64::from(bias[r]));
+                        }
+                    }
+                }
+                layers.push(ExactLayer::Affine { w, b });
+            }
+            Op::Add { c } | Op::Sub { c } | Op::Mul { c } | Op::Div { c } => {
+                let Some(out) = broadcast_shapes(sin, c.shape()) else {
+                    return fail(place, "shapes do not broadcast");
+                };
+                let n_out: usize = out.iter().product();
+                let cv: Vec<f32> = c.iter().copied().collect();
+                let mut w = vec![vec![Q::zero(); n_in]; n_out];
+                let mut b = vec![Q::zero(); n_out];
+                for o in 0..n_out {
+                    let src = broadcast_source(sin, &out, o);
+                    let cval = q(f64::from(cv[broadcast_source(c.shape(), &out, o)]));
+                    match &node.op {
+                        Op::Add { .. } => (w[o][src], b[o]) = (Q::one(), cval),
+                        Op::Sub { .. } => (w[o][src], b[o]) = (Q::one(), -cval),
+                        Op::Mul { .. } => w[o][src] = cval,
+                        _ if cval.is_zero() => return fail(place, "division by zero"),
+                        _ => w[o][src] = cval.recip(),
+                    }
+                }
+                layers.push(ExactLayer::Affine { w, b });
+            }
+            other => return fail(place, format!("the checker does not support {} yet", other.kind())),
+        }
+    }
+    Ok((graph.input_len(), layers))
+}
+
+/// The flat index in `shape` that numpy broadcasting reads for flat index
+/// `o` of `out`.
+fn broadcast_source(shape: &[usize], out: &[usize], mut o: usize) -> usize {
+    let pad = out.len() - shape.len();
+    let mut idx = vec![0; out.len()];
+    for d in (0..out.len()).rev() {
+        idx[d] = o % out[d];
+        o /= out[d];
+    }
+    let mut flat = 0;
+    for (d, &len) in shape.iter().enumerate() {
+        flat = flat * len + if len == 1 { 0 } else { idx[d + pad] };
+    }
+    flat
+}
+
+/// `floor(log2 |v|)` for a non-zero rational (to within one).
+fn log2_floor(v: &Q) -> i64 {
+    v.numer().bits() as i64 - v.denom().bits() as i64
+}
+
+/// The largest (`up = false`) or smallest (`up = true`) dyadic with
+/// `PRECISION` significant bits on that side of `v`.
+fn round_dyadic(v: &Q, up: bool) -> Q {
+    if v.is_zero() {
+        return Q::zero();
+    }
+    let shift = PRECISION as i64 - log2_floor(v);
+    let scale = |e: i64| -> Q {
+        let p = Q::from_integer(BigInt::one() << e.unsigned_abs());
+        if e >= 0 {
+            p
+        } else {
+            p.recip()
+        }
+    };
+    let scaled = v * scale(shift);
+    let int = if up { scaled.ceil() } else { scaled.floor() };
+    int * scale(-shift)
+}
+
+/// Interval bounds of one affine layer, exact.
+fn interval_affine(w: &[Vec<Q>], b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, Vec<Q>) {
+    let mut l = Vec::with_capacity(w.len());
+    let mut u = Vec::with_capacity(w.len());
+    for (row, br) in w.iter().zip(b) {
+        let (mut a, mut c) = (br.clone(), br.clone());
+        for ((wv, x0), x1) in row.iter().zip(lo).zip(hi) {
+            if wv.is_zero() {
+                continue;
+            }
+            if wv.is_positive() {
+                a += wv * x0;
+                c += wv * x1;
+            } else {
+                a += wv * x1;
+                c += wv * x0;
+            }
+        }
+        l.push(round_dyadic(&a, false));
+        u.push(round_dyadic(&c, true));
+    }
+    (l, u)
+}
+
+/// The checker's bound machinery for one box.
+struct BoxBounds<'a> {
+    layers: &'a [ExactLayer],
+    /// Bounds of every value: index 0 the input, `i + 1` layer `i`'s output.
+    values: Vec<(Vec<Q>, Vec<Q>)>,
+}
+
+impl<'a> BoxBounds<'a> {
+    fn new(layers: &'a [ExactLayer], lo: Vec<Q>, hi: Vec<Q>) -> Self {
+        let mut bb = BoxBounds { layers, values: vec![(lo, hi)] };
+        let mut seen_relu = false;
+        for (i, layer) in layers.iter().enumerate() {
+            let (l, u) = &bb.values[i];
+            let next = match layer {
+                ExactLayer::Affine { w, b } => {
+                    let (mut nl, mut nu) = interval_affine(w, b, l, u);
+                    let feeds_relu = matches!(layers.get(i + 1), Some(ExactLayer::Relu));
+                    if seen_relu && feeds_relu {
+                        // Back-substitution bounds for every neuron (also the
+                        // stable ones: their tighter bounds tighten the next
+                        // layer's interval bounds), intersected with the
+                        // interval bounds.
+                        for r in 0..nl.len() {
+                            let mut e = vec![Q::zero(); nl.len()];
+                            e[r] = Q::one();
+                            let lower = bb.backward(i + 1, e.clone());
+                            e[r] = -Q::one();
+                            let upper = -bb.backward(i + 1, e);
+                            nl[r] = nl[r].clone().max(round_dyadic(&lower, false));
+                            nu[r] = nu[r].clone().min(round_dyadic(&upper, true));
+                        }
+                    }
+                    (nl, nu)
+                }
+                ExactLayer::Relu => {
+                    seen_relu = true;
+                    let z = Q::zero();
+                    (
+                        l.iter().map(|v| v.clone().max(z.clone())).collect(),
+                        u.iter().map(|v| v.clone().max(z.clone())).collect(),
+                    )
+                }
+            };
+            bb.values.push(next);
+        }
+        bb
+    }
+
+    /// A lower bound of `a · v_k` over the box, by back-substitution.
+    fn backward(&self, k: usize, mut a: Vec<Q>) -> Q {
+        let mut cst = Q::zero();
+        for j in (0..k).rev() {
+            match &self.layers[j] {
+                ExactLayer::Affine { w, b } => {
+                    let mut next = vec![Q::zero(); w.first().map_or(0, Vec::len)];
+                    for ((row, br), lam) in w.iter().zip(b).zip(&a) {
+                        if lam.is_zero() {
+                            continue;
+                        }
+                        cst += lam * br;
+                        for (n, wv) in next.iter_mut().zip(row) {
+                            if !wv.is_zero() {
+                                *n += lam * wv;
+                            }
+                        }
+                    }
+                    a = next;
+                }
+                ExactLayer::Relu => {
+                    let (l, u) = &self.values[j];
+                    for t in 0..a.len() {
+                        let lam = a[t].clone();
+                        if lam.is_zero() {
+                            continue;
+                        }
+                        let (lt, ut) = (&l[t], &u[t]);
+                        let coeff = if !lt.is_negative() {
+                            lam // active: relu(z) = z
+                        } else if !ut.is_positive() {
+                            Q::zero() // inactive: relu(z) = 0
+                        } else if lam.is_positive() {
+                            // relu(z) >= alpha z, alpha in {0, 1}
+                            if *ut >= -lt.clone() { lam } else { Q::zero() }
+                        } else {
+                            // relu(z) <= s z + t on [l, u]: the chord, with a
+                            // rounded slope and the intercept that keeps the
+                            // line above both ends.
+                            let s = round_dyadic(&(ut / (ut - lt)), true);
+                            let t0 = (-(&s * lt)).max(ut - &s * ut);
+                            cst += &lam * t0;
+                            lam * s
+                        };
+                        // Round the coefficient; pay for it exactly.
+                        let rounded = round_dyadic(&coeff, false);
+                        let diff = coeff - &rounded;
+                        cst += if diff.is_positive() { diff * lt } else { diff * ut };
+                        a[t] = rounded;
+                    }
+                    cst = round_dyadic(&cst, false);
+                }
+            }
+        }
+        let (lo, hi) = &self.values[0];
+        for ((c, l), u) in a.iter().zip(lo).zip(hi) {
+            cst += if c.is_positive() { c * l } else { c * u };
+        }
+        cst
+    }
+}
+
+/// Re-checks a proof of "no input of the property's regions reaches its
+/// unsafe set" exactly. Returns what was checked, or the first failure.
+pub fn check_proof(graph: &Graph, property: &Property, evidence: &Evidence) -> Result<CheckReport, CheckError> {
+    let (input_dim, layers) = lower(graph)?;
+    if input_dim != property.num_inputs {
+        return fail("model", "the property's input count differs from the model's");
+    }
+    let mut report = CheckReport::default();
+    for (ci, case) in property.cases.iter().enumerate() {
+        let place = format!("case {ci}");
+        let Some(proof) = evidence.cases.iter().find(|p| p.case == ci) else {
+            return fail(place, "the evidence has no proof for this case");
+        };
+        if proof.lower.len() != input_dim || proof.upper.len() != input_dim {
+            return fail(place, "the proof's root box has the wrong dimension");
+        }
+        for i in 0..input_dim {
+            let finite = proof.lower[i].is_finite() && proof.upper[i].is_finite();
+            if !finite || q(proof.lower[i]) > case.input.lower[i] || q(proof.upper[i]) < case.input.upper[i] {
+                return fail(place, format!("the proof's root box does not contain the case's box in X_{i}"));
+            }
+        }
+        // Depth-first over the tree with the box and the disjuncts refuted
+        // by ancestors.
+        let mut stack = vec![(&proof.root, proof.lower.clone(), proof.upper.clone(), vec![false; case.output.len()], String::new())];
+        while let Some((node, lo, hi, mut done, path)) = stack.pop() {
+            let here = || format!("case {ci}, node at path '{path}'");
+            let refutations = match node {
+                ProofNode::Split { refutations, .. } => refutations,
+                ProofNode::Leaf(leaf) => &leaf.refutations,
+            };
+            for r in refutations {
+                let d = check_refutation(&layers, case.output.as_slice(), &lo, &hi, r, &mut report).map_err(|reason| CheckError { place: here(), reason })?;
+                done[d] = true;
+            }
+            match node {
+                ProofNode::Split { dim, at, children, .. } => {
+                    if *dim >= input_dim || !at.is_finite() {
+                        return fail(here(), "a split names a bad dimension or point");
+                    }
+                    let (mut lo_hi, mut hi_lo) = (hi.clone(), lo.clone());
+                    lo_hi[*dim] = *at;
+                    hi_lo[*dim] = *at;
+                    stack.push((&children[1], hi_lo, hi.clone(), done.clone(), format!("{path}1")));
+                    stack.push((&children[0], lo.clone(), lo_hi, done, format!("{path}0")));
+                }
+                ProofNode::Leaf(_) => {
+                    report.leaves += 1;
+                    if let Some(d) = done.iter().position(|x| !x) {
+                        return fail(here(), format!("disjunct {d} of the output condition is not refuted on this leaf"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Checks one refutation on the box `[lo, hi]`; returns its disjunct.
+fn check_refutation(
+    layers: &[ExactLayer],
+    disjuncts: &[Vec<Constraint>],
+    lo: &[f64],
+    hi: &[f64],
+    r: &Refutation,
+    report: &mut CheckReport,
+) -> Result<usize, String> {
+    match r {
+        Refutation::Smt { disjunct, .. } => {
+            if *disjunct >= disjuncts.len() {
+                return Err(format!("refutes disjunct {disjunct}, which does not exist"));
+            }
+            report.smt_refutations += 1;
+            Ok(*disjunct)
+        }
+        Refutation::Bound { disjunct, constraint, .. } => {
+            let Some(c) = disjuncts.get(*disjunct).and_then(|d| d.get(*constraint)) else {
+                return Err(format!("refutes with constraint {constraint} of disjunct {disjunct}, which does not exist"));
+            };
+            if lo.iter().chain(hi).any(|v| !v.is_finite()) {
+                return Err("a box bound is not finite".into());
+            }
+            let bb = BoxBounds::new(layers, lo.iter().map(|&v| q(v)).collect(), hi.iter().map(|&v| q(v)).collect());
+            let n_out = bb.values.last().map_or(0, |v| v.0.len());
+            let mut coeffs = vec![Q::zero(); n_out];
+            for (var, coef) in &c.expr.terms {
+                match var {
+                    Var::Y(i) if *i < n_out => coeffs[*i] = coef.clone(),
+                    _ => return Err(format!("constraint {constraint} mentions {var}, not an output")),
+                }
+            }
+            let lower = bb.backward(layers.len(), coeffs) + &c.expr.constant;
+            let ok = if c.strict { !lower.is_negative() } else { lower.is_positive() };
+            if !ok {
+                return Err(format!(
+                    "the exact bound of constraint {constraint} of disjunct {disjunct} is {} (about {:e}), not above 0",
+                    lower,
+                    num_traits::ToPrimitive::to_f64(&lower).unwrap_or(f64::NAN)
+                ));
+            }
+            report.bound_refutations += 1;
+            Ok(*disjunct)
+        }
+    }
+}
+
+/// Re-checks a counterexample exactly: the input lies in the case's region
+/// and the network's exact output (float32 weights as rationals, exact
+/// arithmetic) meets the disjunct. Piecewise-linear networks only.
+pub fn check_counterexample(graph: &Graph, property: &Property, cex: &Counterexample) -> Result<(), CheckError> {
+    let (input_dim, layers) = lower(graph)?;
+    let place = "counterexample";
+    if cex.input.len() != input_dim || cex.input.iter().any(|v| !v.is_finite()) {
+        return fail(place, "the input has the wrong length or a non-finite value");
+    }
+    let Some(case) = property.cases.get(cex.case) else {
+        return fail(place, "names a case that does not exist");
+    };
+    let Some(disjunct) = case.output.get(cex.disjunct) else {
+        return fail(place, "names a disjunct that does not exist");
+    };
+    let x: Vec<Q> = cex.input.iter().map(|&v| q(v)).collect();
+    for i in 0..input_dim {
+        if x[i] < case.input.lower[i] || x[i] > case.input.upper[i] {
+            return fail(place, format!("X_{i} lies outside the case's box"));
+        }
+    }
+    let mut v = x.clone();
+    for layer in &layers {
+        v = match layer {
+            ExactLayer::Affine { w, b } => w
+                .iter()
+                .zip(b)
+                .map(|(row, br)| row.iter().zip(&v).fold(br.clone(), |acc, (wv, xv)| acc + wv * xv))
+                .collect(),
+            ExactLayer::Relu => v.into_iter().map(|t| t.max(Q::zero())).collect(),
+        };
+    }
+    let holds = |c: &Constraint| {
+        let mut s = c.expr.constant.clone();
+        for (var, coef) in &c.expr.terms {
+            let val = match var {
+                Var::X(i) => x.get(*i),
+                Var::Y(i) => v.get(*i),
+            };
+            match val {
+                Some(val) => s += coef * val,
+                None => return false,
+            }
+        }
+        if c.strict { s.is_negative() } else { !s.is_positive() }
+    };
+    if !case.input_constraints.iter().all(holds) {
+        return fail(place, "the input violates the case's input constraints");
+    }
+    if let Some(k) = disjunct.iter().position(|c| !holds(c)) {
+        return fail(place, format!("the exact output does not meet constraint {k} of the disjunct"));
+    }
+    Ok(())
+}
