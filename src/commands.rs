@@ -1,13 +1,17 @@
 //! The CLI commands. Each returns an exit code or a [`CliError`].
 
 use std::fmt;
-use std::path::Path;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use axiom_backends::{backend_by_name, BackendError};
+use axiom_core::spec::Property;
 use axiom_core::{load_model, vnnlib, Graph};
+use axiom_prover::{SplitStrategy, Stats, Verdict, VerifyOptions};
 use ndarray::Array2;
 
-use crate::{exit, Precision};
+use crate::{exit, Precision, SplitArg};
 
 /// An error that ends a command; every kind is the user's to fix (exit 2).
 #[derive(Debug)]
@@ -21,6 +25,7 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// The process exit code for this error (always 2, bad input).
     pub fn exit_code(&self) -> u8 {
         exit::BAD_INPUT
     }
@@ -209,9 +214,256 @@ pub fn parse_input_json(
     Ok((rows, batched))
 }
 
+/// The arguments of `axiom verify`.
+#[derive(Debug, Clone)]
+pub struct VerifyArgs {
+    /// The model file.
+    pub model: PathBuf,
+    /// The VNN-LIB property file.
+    pub property: PathBuf,
+    /// Wall-clock budget in seconds.
+    pub timeout: Option<f64>,
+    /// Where to write the VNN-COMP result file.
+    pub result: Option<PathBuf>,
+    /// Overwrite a non-empty result file.
+    pub force: bool,
+    /// How the search splits.
+    pub split: SplitArg,
+    /// Seed of sampling and attacks.
+    pub seed: u64,
+    /// Search for counterexamples by sampling and PGD.
+    pub attack: bool,
+    /// Solve leaves with Z3.
+    pub smt_leaves: bool,
+}
+
+/// `axiom verify MODEL PROPERTY.vnnlib`: prints the result word (and the
+/// counterexample after `sat`) on stdout, a summary on stderr, and returns
+/// 0 (unsat), 1 (sat) or 3 (unknown, timeout).
+pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
+    let timeout = args
+        .timeout
+        .map(|s| seconds_to_duration(s, "--timeout"))
+        .transpose()?;
+    if let Some(path) = &args.result {
+        check_result_file(path, args.force)?;
+    }
+    let graph = load_model(&args.model)?;
+    let property = vnnlib::load(&args.property)?;
+    check_arity(&graph, &args.model, &property, &args.property)?;
+
+    let options = VerifyOptions {
+        timeout,
+        split: match args.split {
+            SplitArg::Auto => SplitStrategy::Auto,
+            SplitArg::Input => SplitStrategy::Input,
+            SplitArg::Relu => SplitStrategy::Relu,
+        },
+        seed: args.seed,
+        attack: args.attack,
+        smt_leaves: args.smt_leaves,
+        ..VerifyOptions::default()
+    };
+    let start = Instant::now();
+    let report = axiom_prover::verify(&graph, &property, &options);
+    let seconds = start.elapsed().as_secs_f64();
+
+    let text = result_text(&report.verdict);
+    if let Some(path) = &args.result {
+        std::fs::write(path, &text).map_err(|e| {
+            CliError::Usage(format!(
+                "--result {}: cannot write the result file: {e}",
+                path.display()
+            ))
+        })?;
+    }
+    // A closed stdout (`axiom verify ... | head -0`) must not panic.
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    eprintln!(
+        "{}",
+        verdict_summary(&report.verdict, &report.stats, seconds)
+    );
+    Ok(verdict_exit_code(&report.verdict))
+}
+
+/// The exit code of a verdict: 0 proved, 1 disproved, 3 unknown or timeout.
+pub fn verdict_exit_code(verdict: &Verdict) -> u8 {
+    match verdict {
+        Verdict::Proved { .. } => exit::OK,
+        Verdict::Disproved { .. } => exit::VIOLATED,
+        Verdict::Unknown { .. } => exit::UNKNOWN,
+    }
+}
+
+/// Converts a number of seconds given on the command line (or in an
+/// instances file) to a [`Duration`]; `what` names it in the error.
+pub fn seconds_to_duration(seconds: f64, what: &str) -> Result<Duration, CliError> {
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Err(CliError::Usage(format!(
+            "{what}: expected a positive number of seconds, got {seconds}"
+        )));
+    }
+    Duration::try_from_secs_f64(seconds)
+        .map_err(|_| CliError::Usage(format!("{what}: {seconds} seconds is too large")))
+}
+
+/// Refuses a `--result` file that exists and is not empty, unless `force`.
+fn check_result_file(path: &Path, force: bool) -> Result<(), CliError> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(CliError::Usage(format!(
+            "--result {}: is a directory",
+            path.display()
+        ))),
+        Ok(meta) if meta.len() > 0 && !force => Err(CliError::Usage(format!(
+            "--result {}: the file exists and is not empty\n  hint: pass --force to overwrite it",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Checks that the property's `X_`/`Y_` variables match the model's input
+/// and output sizes.
+pub fn check_arity(
+    graph: &Graph,
+    model: &Path,
+    property: &Property,
+    property_path: &Path,
+) -> Result<(), CliError> {
+    let inputs = graph.input_len();
+    let outputs = graph.output_len()?;
+    if property.num_inputs != inputs || property.num_outputs != outputs {
+        return Err(CliError::Usage(format!(
+            "{}: the property declares {} input{} and {} output{}, but the model {} has {inputs} input{} \
+(shape {:?}) and {outputs} output{}\n  hint: is this the property meant for this model?",
+            property_path.display(),
+            property.num_inputs,
+            plural(property.num_inputs),
+            property.num_outputs,
+            plural(property.num_outputs),
+            model.display(),
+            plural(inputs),
+            graph.input_shape(),
+            plural(outputs),
+        )));
+    }
+    Ok(())
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The VNN-COMP result text of a verdict: the word on its own line and,
+/// after `sat`, the counterexample as `(`, one `(X_i value)` line per input,
+/// one `(Y_j value)` line per output, `)`.
+pub fn result_text(verdict: &Verdict) -> String {
+    let mut text = format!("{}\n", verdict.word());
+    if let Verdict::Disproved { counterexample } = verdict {
+        text.push_str("(\n");
+        for (i, v) in counterexample.input.iter().enumerate() {
+            text.push_str(&format!("(X_{i} {})\n", format_value(*v)));
+        }
+        for (j, v) in counterexample.output.iter().enumerate() {
+            text.push_str(&format!("(Y_{j} {})\n", format_value(*v)));
+        }
+        text.push_str(")\n");
+    }
+    text
+}
+
+/// Formats a value so that it parses back to the same `f64`: Rust's
+/// shortest round-trip decimal, in scientific notation when the plain form
+/// would be long.
+pub fn format_value(v: f64) -> String {
+    let a = v.abs();
+    if v == 0.0 || (1e-4..1e15).contains(&a) || !v.is_finite() {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// A one-line human summary of a verification run.
+pub fn verdict_summary(verdict: &Verdict, stats: &Stats, seconds: f64) -> String {
+    let work = format!(
+        "{} boxes bounded, {} leaves, depth {}, {} SMT calls, {} attack samples",
+        stats.boxes_bounded, stats.leaves, stats.max_depth, stats.smt_calls, stats.attack_samples
+    );
+    match verdict {
+        Verdict::Proved { evidence } => format!(
+            "unsat: the property holds; proved in {seconds:.2} s with {} proof lea{} over {} case{} ({work})",
+            evidence.leaf_count(),
+            if evidence.leaf_count() == 1 { "f" } else { "ves" },
+            evidence.cases.len(),
+            plural(evidence.cases.len()),
+        ),
+        Verdict::Disproved { counterexample } => format!(
+            "sat: the property is violated; counterexample (case {}, disjunct {}) found in {seconds:.2} s ({work})",
+            counterexample.case, counterexample.disjunct
+        ),
+        Verdict::Unknown { reason } => format!(
+            "{} after {seconds:.2} s: {reason} ({work})",
+            verdict.word()
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axiom_prover::{Counterexample, UnknownReason};
+    use proptest::prelude::*;
+
+    #[test]
+    fn result_text_of_each_verdict() {
+        let unknown = Verdict::Unknown {
+            reason: UnknownReason::Incomplete("x".into()),
+        };
+        assert_eq!(result_text(&unknown), "unknown\n");
+        let timeout = Verdict::Unknown {
+            reason: UnknownReason::Timeout,
+        };
+        assert_eq!(result_text(&timeout), "timeout\n");
+        assert_eq!(verdict_exit_code(&timeout), exit::UNKNOWN);
+        let sat = Verdict::Disproved {
+            counterexample: Counterexample {
+                input: vec![0.5, -1e-9],
+                output: vec![0.25],
+                case: 0,
+                disjunct: 0,
+            },
+        };
+        assert_eq!(
+            result_text(&sat),
+            "sat\n(\n(X_0 0.5)\n(X_1 -1e-9)\n(Y_0 0.25)\n)\n"
+        );
+        assert_eq!(verdict_exit_code(&sat), exit::VIOLATED);
+    }
+
+    #[test]
+    fn timeouts_must_be_positive_and_finite() {
+        assert_eq!(
+            seconds_to_duration(1.5, "--timeout").unwrap(),
+            Duration::from_millis(1500)
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+            assert!(seconds_to_duration(bad, "--timeout").is_err(), "{bad}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn values_round_trip(v in proptest::num::f64::NORMAL | proptest::num::f64::SUBNORMAL | proptest::num::f64::ZERO) {
+            let s = format_value(v);
+            prop_assert_eq!(s.parse::<f64>().unwrap().to_bits(), v.to_bits(), "{}", s);
+        }
+    }
 
     #[test]
     fn flat_and_batched_inputs() {

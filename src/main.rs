@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod commands;
+mod vnncomp;
 
 /// Exit codes of the CLI contract (ARCHITECTURE.md).
 pub mod exit {
@@ -27,7 +28,7 @@ pub mod exit {
     long_about = "Axiom imports neural networks (ONNX, NNet), runs them, and proves \
 properties about them.\n\nExit codes: 0 success (proved); 1 a property is violated; \
 2 bad input or usage; 3 unknown or timeout.",
-    after_help = "Examples:\n  axiom info examples/models/xor.onnx\n  axiom run examples/models/xor.onnx --input '[1, 0]'\n  axiom info property.vnnlib"
+    after_help = "Examples:\n  axiom info examples/models/xor.onnx\n  axiom run examples/models/xor.onnx --input '[1, 0]'\n  axiom info property.vnnlib\n  axiom verify examples/models/xor.onnx examples/properties/xor_low.vnnlib --timeout 60\n  axiom vnncomp instances.csv --timeout-cap 60 --out results.csv"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -58,6 +59,109 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Precision::F32)]
         precision: Precision,
     },
+    /// Decide a VNN-LIB property of a model: print `unsat`, `sat` (with a
+    /// counterexample), `unknown` or `timeout`.
+    #[command(
+        long_about = "Decide whether any input in the property's input region drives the \
+model into the property's unsafe output set (the assertions of a VNN-LIB file describe \
+the unsafe set, as in VNN-COMP).\n\n\
+The first line on stdout is the VNN-COMP result word:\n  \
+unsat    no input reaches the unsafe set: the property holds (exit code 0)\n  \
+sat      an input reaches it: the property is violated (exit code 1); the \
+counterexample follows in VNN-COMP form, one (X_i value) / (Y_j value) pair per line, \
+re-checked on the model before it is printed\n  \
+unknown  the engine could not decide (exit code 3); the reason goes to stderr\n  \
+timeout  the --timeout budget ran out (exit code 3)\n\n\
+Bad input (an unreadable or malformed model or property, a property whose number of \
+X_/Y_ variables does not match the model, a bad option) exits with code 2 and a message. \
+A short summary (time, boxes bounded, proof leaves, the reason for unknown) goes to stderr.",
+        after_help = "Examples:\n  axiom verify examples/models/xor.onnx examples/properties/xor_low.vnnlib\n  \
+axiom verify net.onnx prop.vnnlib --timeout 116 --result out.txt --force"
+    )]
+    Verify {
+        /// The model (.onnx, .nnet).
+        model: PathBuf,
+        /// The property (.vnnlib): input bounds and the unsafe output set.
+        property: PathBuf,
+        /// Wall-clock budget in seconds (a decimal number); no limit when
+        /// absent.
+        #[arg(long, value_name = "S", allow_negative_numbers = true)]
+        timeout: Option<f64>,
+        /// Also write the result (the word, and the counterexample after
+        /// `sat`) to FILE, in the VNN-COMP result-file format. An existing
+        /// FILE is overwritten only when it is empty or with --force;
+        /// otherwise verify refuses (exit code 2) before it starts.
+        #[arg(long, value_name = "FILE")]
+        result: Option<PathBuf>,
+        /// Overwrite a non-empty --result FILE (VNN-COMP's run_instance.sh
+        /// passes this, since the harness names the file).
+        #[arg(long)]
+        force: bool,
+        /// How the search splits: `input` splits the input box (best for
+        /// few inputs), `relu` splits unstable ReLUs, `auto` chooses.
+        #[arg(long, value_enum, default_value_t = SplitArg::Auto, value_name = "HOW")]
+        split: SplitArg,
+        /// Seed of the random sampling and attacks (the same seed and
+        /// options give the same verdict).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        seed: u64,
+        /// Do not search for counterexamples by random sampling and PGD.
+        #[arg(long)]
+        no_attack: bool,
+        /// Do not solve leaves of the search with the Z3 SMT solver.
+        #[arg(long)]
+        no_smt: bool,
+    },
+    /// Run a set of VNN-COMP instances (an instances.csv) and summarise the
+    /// results.
+    #[command(
+        long_about = "Run the instances of a VNN-COMP-style instances.csv one after the \
+other (the engine uses all cores for each) and print a summary.\n\n\
+CSV columns, one instance per line, with or without a header row (a header's first \
+field contains `onnx`):\n  \
+onnx       the model, relative to the CSV's directory (or absolute)\n  \
+vnnlib     the property, relative to the CSV's directory (or absolute)\n  \
+timeout_s  the instance's time budget in seconds (capped by --timeout-cap)\n  \
+expected   optional: unsat (or holds) / sat (or violated); anything else means \
+no expectation\n\n\
+An instance whose model or property cannot be loaded gets the result `error` (its \
+message is printed) and the run goes on. A result is WRONG when it is sat where unsat is \
+expected, or unsat where sat is expected.\n\n\
+Progress goes to stderr (a bar on a terminal, otherwise one line per instance); the \
+summary (counts, total/wall/median seconds, the 10 slowest instances) goes to stdout.\n\n\
+Exit codes: 0 no WRONG result (even with unknown, timeout or error results); 1 some \
+result is WRONG; 2 bad input (an unreadable CSV, a line with missing columns or a bad \
+timeout, named by line; an existing --out file without --force).",
+        after_help = "Example:\n  axiom vnncomp benchmarks/acasxu/instances.csv --timeout-cap 60 --out results.csv"
+    )]
+    Vnncomp {
+        /// The instances file: `onnx,vnnlib,timeout_s[,expected]` per line.
+        instances: PathBuf,
+        /// Cap every instance's timeout at S seconds.
+        #[arg(long, value_name = "S", allow_negative_numbers = true)]
+        timeout_cap: Option<f64>,
+        /// Write the results as CSV (columns
+        /// onnx,vnnlib,result,seconds,expected,agrees) to FILE, one row as
+        /// each instance finishes; `agrees` is yes/no, or empty when there
+        /// is no expectation or no verdict. Refuses an existing FILE unless
+        /// --force.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Overwrite an existing --out FILE.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// The `--split` choices of `axiom verify`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    /// Input splitting for low-dimensional inputs, ReLU splitting otherwise.
+    Auto,
+    /// Split the input box.
+    Input,
+    /// Split unstable ReLUs.
+    Relu,
 }
 
 /// Floating-point precision of a run.
@@ -90,6 +194,38 @@ fn main() -> ExitCode {
             backend,
             precision,
         } => commands::run(&model, &input, &backend, precision),
+        Command::Verify {
+            model,
+            property,
+            timeout,
+            result,
+            force,
+            split,
+            seed,
+            no_attack,
+            no_smt,
+        } => commands::verify(&commands::VerifyArgs {
+            model,
+            property,
+            timeout,
+            result,
+            force,
+            split,
+            seed,
+            attack: !no_attack,
+            smt_leaves: !no_smt,
+        }),
+        Command::Vnncomp {
+            instances,
+            timeout_cap,
+            out,
+            force,
+        } => vnncomp::run(&vnncomp::VnncompArgs {
+            instances,
+            timeout_cap,
+            out,
+            force,
+        }),
     };
     match result {
         Ok(code) => ExitCode::from(code),

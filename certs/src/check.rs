@@ -13,8 +13,9 @@
 //! 3. every `Bound` refutation: the checker computes its own lower bound of
 //!    the constraint's left-hand side over the box, by linear bound
 //!    propagation in exact rational arithmetic (interval bounds, tightened by
-//!    back-substitution at every ReLU input, the triangle relaxation), and
-//!    requires it to be `> 0` (`>= 0` for a strict constraint);
+//!    back-substitution at every ReLU input, the triangle relaxation; the
+//!    objective's bound is the larger of its back-substituted and interval
+//!    bounds), and requires it to be `> 0` (`>= 0` for a strict constraint);
 //! 4. `Smt` refutations are not re-solved here; they are counted and reported
 //!    as trusted to the SMT solver.
 //!
@@ -26,13 +27,13 @@
 
 use axiom_core::graph::{broadcast_shapes, Graph, Op};
 use axiom_core::spec::{Constraint, Property, Var};
-use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{One, Signed, Zero};
+use num_traits::Signed;
 
+use crate::dyadic::Dyadic;
 use crate::evidence::{Counterexample, Evidence, ProofNode, Refutation};
 
-type Q = BigRational;
+type Q = Dyadic;
 
 /// Significant bits kept when rounding bounds and coefficients.
 pub const PRECISION: u64 = 64;
@@ -66,21 +67,32 @@ pub struct CheckReport {
 /// One exact layer of the network.
 enum ExactLayer {
     /// `y = W x + b`, dense rows.
-    Affine { w: Vec<Vec<Q>>, b: Vec<Q> },
+    Affine {
+        w: Vec<Vec<Q>>,
+        b: Vec<Q>,
+    },
     Relu,
 }
 
 fn q(v: f64) -> Q {
     // Finite by construction: the graph validation rejects non-finite
     // weights and the callers reject non-finite evidence numbers.
-    BigRational::from_float(v).unwrap_or_else(Q::zero)
+    Dyadic::from_f64(v).unwrap_or_else(Q::zero)
+}
+
+/// `1 / c` when it is a dyadic (c a power of two).
+fn dyadic_recip(c: f32) -> Option<Q> {
+    let r = 1.0 / f64::from(c);
+    let pow2 = |x: f64| x.is_normal() && x.abs().to_bits() & ((1u64 << 52) - 1) == 0;
+    (pow2(f64::from(c)) && pow2(r)).then(|| q(r))
 }
 
 /// Lowers the graph to exact layers (independently of the prover).
 fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
-    let shapes = graph
-        .infer_shapes()
-        .map_err(|e| CheckError { place: "model".into(), reason: e.to_string() })?;
+    let shapes = graph.infer_shapes().map_err(|e| CheckError {
+        place: "model".into(),
+        reason: e.to_string(),
+    })?;
     let mut layers = Vec::new();
     let graph = graph.clone().without_dead_nodes();
     for (i, node) in graph.nodes.iter().enumerate() {
@@ -120,18 +132,31 @@ fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
                 let mut b = vec![Q::zero(); n_out];
                 for o in 0..n_out {
                     let src = broadcast_source(sin, &out, o);
-                    let cval = q(f64::from(cv[broadcast_source(c.shape(), &out, o)]));
+                    let c32 = cv[broadcast_source(c.shape(), &out, o)];
+                    let cval = q(f64::from(c32));
                     match &node.op {
                         Op::Add { .. } => (w[o][src], b[o]) = (Q::one(), cval),
-                        Op::Sub { .. } => (w[o][src], b[o]) = (Q::one(), -cval),
+                        Op::Sub { .. } => (w[o][src], b[o]) = (Q::one(), -&cval),
                         Op::Mul { .. } => w[o][src] = cval,
-                        _ if cval.is_zero() => return fail(place, "division by zero"),
-                        _ => w[o][src] = cval.recip(),
+                        _ => match dyadic_recip(c32) {
+                            Some(r) => w[o][src] = r,
+                            None => {
+                                return fail(
+                                    place,
+                                    "division by a constant that is not a power of two",
+                                )
+                            }
+                        },
                     }
                 }
                 layers.push(ExactLayer::Affine { w, b });
             }
-            other => return fail(place, format!("the checker does not support {} yet", other.kind())),
+            other => {
+                return fail(
+                    place,
+                    format!("the checker does not support {} yet", other.kind()),
+                )
+            }
         }
     }
     Ok((graph.input_len(), layers))
@@ -153,29 +178,8 @@ fn broadcast_source(shape: &[usize], out: &[usize], mut o: usize) -> usize {
     flat
 }
 
-/// `floor(log2 |v|)` for a non-zero rational (to within one).
-fn log2_floor(v: &Q) -> i64 {
-    v.numer().bits() as i64 - v.denom().bits() as i64
-}
-
-/// The largest (`up = false`) or smallest (`up = true`) dyadic with
-/// `PRECISION` significant bits on that side of `v`.
 fn round_dyadic(v: &Q, up: bool) -> Q {
-    if v.is_zero() {
-        return Q::zero();
-    }
-    let shift = PRECISION as i64 - log2_floor(v);
-    let scale = |e: i64| -> Q {
-        let p = Q::from_integer(BigInt::one() << e.unsigned_abs());
-        if e >= 0 {
-            p
-        } else {
-            p.recip()
-        }
-    };
-    let scaled = v * scale(shift);
-    let int = if up { scaled.ceil() } else { scaled.floor() };
-    int * scale(-shift)
+    v.round(PRECISION, up)
 }
 
 /// Interval bounds of one affine layer, exact.
@@ -189,11 +193,11 @@ fn interval_affine(w: &[Vec<Q>], b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, Vec<Q>
                 continue;
             }
             if wv.is_positive() {
-                a += wv * x0;
-                c += wv * x1;
+                a += &(wv * x0);
+                c += &(wv * x1);
             } else {
-                a += wv * x1;
-                c += wv * x0;
+                a += &(wv * x1);
+                c += &(wv * x0);
             }
         }
         l.push(round_dyadic(&a, false));
@@ -211,7 +215,10 @@ struct BoxBounds<'a> {
 
 impl<'a> BoxBounds<'a> {
     fn new(layers: &'a [ExactLayer], lo: Vec<Q>, hi: Vec<Q>) -> Self {
-        let mut bb = BoxBounds { layers, values: vec![(lo, hi)] };
+        let mut bb = BoxBounds {
+            layers,
+            values: vec![(lo, hi)],
+        };
         let mut seen_relu = false;
         for (i, layer) in layers.iter().enumerate() {
             let (l, u) = &bb.values[i];
@@ -228,8 +235,8 @@ impl<'a> BoxBounds<'a> {
                             let mut e = vec![Q::zero(); nl.len()];
                             e[r] = Q::one();
                             let lower = bb.backward(i + 1, e.clone());
-                            e[r] = -Q::one();
-                            let upper = -bb.backward(i + 1, e);
+                            e[r] = -&Q::one();
+                            let upper = -&bb.backward(i + 1, e);
                             nl[r] = nl[r].clone().max(round_dyadic(&lower, false));
                             nu[r] = nu[r].clone().min(round_dyadic(&upper, true));
                         }
@@ -238,10 +245,9 @@ impl<'a> BoxBounds<'a> {
                 }
                 ExactLayer::Relu => {
                     seen_relu = true;
-                    let z = Q::zero();
                     (
-                        l.iter().map(|v| v.clone().max(z.clone())).collect(),
-                        u.iter().map(|v| v.clone().max(z.clone())).collect(),
+                        l.iter().map(|v| v.clone().max(Q::zero())).collect(),
+                        u.iter().map(|v| v.clone().max(Q::zero())).collect(),
                     )
                 }
             };
@@ -261,10 +267,10 @@ impl<'a> BoxBounds<'a> {
                         if lam.is_zero() {
                             continue;
                         }
-                        cst += lam * br;
+                        cst += &(lam * br);
                         for (n, wv) in next.iter_mut().zip(row) {
                             if !wv.is_zero() {
-                                *n += lam * wv;
+                                *n += &(lam * wv);
                             }
                         }
                     }
@@ -284,20 +290,29 @@ impl<'a> BoxBounds<'a> {
                             Q::zero() // inactive: relu(z) = 0
                         } else if lam.is_positive() {
                             // relu(z) >= alpha z, alpha in {0, 1}
-                            if *ut >= -lt.clone() { lam } else { Q::zero() }
+                            if *ut >= -lt {
+                                lam
+                            } else {
+                                Q::zero()
+                            }
                         } else {
                             // relu(z) <= s z + t on [l, u]: the chord, with a
                             // rounded slope and the intercept that keeps the
                             // line above both ends.
-                            let s = round_dyadic(&(ut / (ut - lt)), true);
-                            let t0 = (-(&s * lt)).max(ut - &s * ut);
-                            cst += &lam * t0;
-                            lam * s
+                            let chord = ut.to_rational() / (ut - lt).to_rational();
+                            let s = Dyadic::from_rational(&chord, PRECISION, true);
+                            let t0 = (-&(&s * lt)).max(ut - &(&s * ut));
+                            cst += &(&lam * &t0);
+                            &lam * &s
                         };
                         // Round the coefficient; pay for it exactly.
                         let rounded = round_dyadic(&coeff, false);
-                        let diff = coeff - &rounded;
-                        cst += if diff.is_positive() { diff * lt } else { diff * ut };
+                        let diff = &coeff - &rounded;
+                        cst += &(if diff.is_positive() {
+                            &diff * lt
+                        } else {
+                            &diff * ut
+                        });
                         a[t] = rounded;
                     }
                     cst = round_dyadic(&cst, false);
@@ -306,7 +321,7 @@ impl<'a> BoxBounds<'a> {
         }
         let (lo, hi) = &self.values[0];
         for ((c, l), u) in a.iter().zip(lo).zip(hi) {
-            cst += if c.is_positive() { c * l } else { c * u };
+            cst += &(if c.is_positive() { c * l } else { c * u });
         }
         cst
     }
@@ -314,10 +329,17 @@ impl<'a> BoxBounds<'a> {
 
 /// Re-checks a proof of "no input of the property's regions reaches its
 /// unsafe set" exactly. Returns what was checked, or the first failure.
-pub fn check_proof(graph: &Graph, property: &Property, evidence: &Evidence) -> Result<CheckReport, CheckError> {
+pub fn check_proof(
+    graph: &Graph,
+    property: &Property,
+    evidence: &Evidence,
+) -> Result<CheckReport, CheckError> {
     let (input_dim, layers) = lower(graph)?;
     if input_dim != property.num_inputs {
-        return fail("model", "the property's input count differs from the model's");
+        return fail(
+            "model",
+            "the property's input count differs from the model's",
+        );
     }
     let mut report = CheckReport::default();
     for (ci, case) in property.cases.iter().enumerate() {
@@ -330,13 +352,25 @@ pub fn check_proof(graph: &Graph, property: &Property, evidence: &Evidence) -> R
         }
         for i in 0..input_dim {
             let finite = proof.lower[i].is_finite() && proof.upper[i].is_finite();
-            if !finite || q(proof.lower[i]) > case.input.lower[i] || q(proof.upper[i]) < case.input.upper[i] {
-                return fail(place, format!("the proof's root box does not contain the case's box in X_{i}"));
+            if !finite
+                || q(proof.lower[i]).to_rational() > case.input.lower[i]
+                || q(proof.upper[i]).to_rational() < case.input.upper[i]
+            {
+                return fail(
+                    place,
+                    format!("the proof's root box does not contain the case's box in X_{i}"),
+                );
             }
         }
         // Depth-first over the tree with the box and the disjuncts refuted
         // by ancestors.
-        let mut stack = vec![(&proof.root, proof.lower.clone(), proof.upper.clone(), vec![false; case.output.len()], String::new())];
+        let mut stack = vec![(
+            &proof.root,
+            proof.lower.clone(),
+            proof.upper.clone(),
+            vec![false; case.output.len()],
+            String::new(),
+        )];
         while let Some((node, lo, hi, mut done, path)) = stack.pop() {
             let here = || format!("case {ci}, node at path '{path}'");
             let refutations = match node {
@@ -344,24 +378,41 @@ pub fn check_proof(graph: &Graph, property: &Property, evidence: &Evidence) -> R
                 ProofNode::Leaf(leaf) => &leaf.refutations,
             };
             for r in refutations {
-                let d = check_refutation(&layers, case.output.as_slice(), &lo, &hi, r, &mut report).map_err(|reason| CheckError { place: here(), reason })?;
+                let d = check_refutation(&layers, case.output.as_slice(), &lo, &hi, r, &mut report)
+                    .map_err(|reason| CheckError {
+                        place: here(),
+                        reason,
+                    })?;
                 done[d] = true;
             }
             match node {
-                ProofNode::Split { dim, at, children, .. } => {
+                ProofNode::Split {
+                    dim, at, children, ..
+                } => {
                     if *dim >= input_dim || !at.is_finite() {
                         return fail(here(), "a split names a bad dimension or point");
                     }
                     let (mut lo_hi, mut hi_lo) = (hi.clone(), lo.clone());
                     lo_hi[*dim] = *at;
                     hi_lo[*dim] = *at;
-                    stack.push((&children[1], hi_lo, hi.clone(), done.clone(), format!("{path}1")));
+                    stack.push((
+                        &children[1],
+                        hi_lo,
+                        hi.clone(),
+                        done.clone(),
+                        format!("{path}1"),
+                    ));
                     stack.push((&children[0], lo.clone(), lo_hi, done, format!("{path}0")));
                 }
                 ProofNode::Leaf(_) => {
                     report.leaves += 1;
                     if let Some(d) = done.iter().position(|x| !x) {
-                        return fail(here(), format!("disjunct {d} of the output condition is not refuted on this leaf"));
+                        return fail(
+                            here(),
+                            format!(
+                                "disjunct {d} of the output condition is not refuted on this leaf"
+                            ),
+                        );
                     }
                 }
             }
@@ -387,24 +438,72 @@ fn check_refutation(
             report.smt_refutations += 1;
             Ok(*disjunct)
         }
-        Refutation::Bound { disjunct, constraint, .. } => {
+        Refutation::Bound {
+            disjunct,
+            constraint,
+            ..
+        } => {
             let Some(c) = disjuncts.get(*disjunct).and_then(|d| d.get(*constraint)) else {
                 return Err(format!("refutes with constraint {constraint} of disjunct {disjunct}, which does not exist"));
             };
             if lo.iter().chain(hi).any(|v| !v.is_finite()) {
                 return Err("a box bound is not finite".into());
             }
-            let bb = BoxBounds::new(layers, lo.iter().map(|&v| q(v)).collect(), hi.iter().map(|&v| q(v)).collect());
+            let bb = BoxBounds::new(
+                layers,
+                lo.iter().map(|&v| q(v)).collect(),
+                hi.iter().map(|&v| q(v)).collect(),
+            );
             let n_out = bb.values.last().map_or(0, |v| v.0.len());
+            // The objective's coefficients are exact rationals; bound the
+            // dyadic part below and pay for the rest: c·y = c̃·y + (c - c̃)·y.
+            let out_bounds = &bb.values[layers.len()];
             let mut coeffs = vec![Q::zero(); n_out];
+            let mut rest = c.expr.constant.clone();
             for (var, coef) in &c.expr.terms {
-                match var {
-                    Var::Y(i) if *i < n_out => coeffs[*i] = coef.clone(),
-                    _ => return Err(format!("constraint {constraint} mentions {var}, not an output")),
+                let Var::Y(i) = var else {
+                    return Err(format!(
+                        "constraint {constraint} mentions {var}, not an output"
+                    ));
+                };
+                if *i >= n_out {
+                    return Err(format!(
+                        "constraint {constraint} mentions {var}, beyond the outputs"
+                    ));
+                }
+                coeffs[*i] = Dyadic::from_rational(coef, PRECISION, false);
+                let diff = coef - coeffs[*i].to_rational();
+                let (lo_y, hi_y) = (
+                    out_bounds.0[*i].to_rational(),
+                    out_bounds.1[*i].to_rational(),
+                );
+                rest += if diff.is_positive() {
+                    diff * lo_y
+                } else {
+                    diff * hi_y
+                };
+            }
+            let substituted = bb.backward(layers.len(), coeffs).to_rational() + rest;
+            // The interval bound of the left-hand side, from the output's
+            // bounds; the larger of the two is the checker's bound.
+            let mut interval = c.expr.constant.clone();
+            for (var, coef) in &c.expr.terms {
+                if let Var::Y(i) = var {
+                    let (lo_y, hi_y) = (&out_bounds.0[*i], &out_bounds.1[*i]);
+                    interval += coef
+                        * if coef.is_positive() {
+                            lo_y.to_rational()
+                        } else {
+                            hi_y.to_rational()
+                        };
                 }
             }
-            let lower = bb.backward(layers.len(), coeffs) + &c.expr.constant;
-            let ok = if c.strict { !lower.is_negative() } else { lower.is_positive() };
+            let lower = substituted.max(interval);
+            let ok = if c.strict {
+                !lower.is_negative()
+            } else {
+                lower.is_positive()
+            };
             if !ok {
                 return Err(format!(
                     "the exact bound of constraint {constraint} of disjunct {disjunct} is {} (about {:e}), not above 0",
@@ -421,11 +520,18 @@ fn check_refutation(
 /// Re-checks a counterexample exactly: the input lies in the case's region
 /// and the network's exact output (float32 weights as rationals, exact
 /// arithmetic) meets the disjunct. Piecewise-linear networks only.
-pub fn check_counterexample(graph: &Graph, property: &Property, cex: &Counterexample) -> Result<(), CheckError> {
+pub fn check_counterexample(
+    graph: &Graph,
+    property: &Property,
+    cex: &Counterexample,
+) -> Result<(), CheckError> {
     let (input_dim, layers) = lower(graph)?;
     let place = "counterexample";
     if cex.input.len() != input_dim || cex.input.iter().any(|v| !v.is_finite()) {
-        return fail(place, "the input has the wrong length or a non-finite value");
+        return fail(
+            place,
+            "the input has the wrong length or a non-finite value",
+        );
     }
     let Some(case) = property.cases.get(cex.case) else {
         return fail(place, "names a case that does not exist");
@@ -433,23 +539,28 @@ pub fn check_counterexample(graph: &Graph, property: &Property, cex: &Counterexa
     let Some(disjunct) = case.output.get(cex.disjunct) else {
         return fail(place, "names a disjunct that does not exist");
     };
-    let x: Vec<Q> = cex.input.iter().map(|&v| q(v)).collect();
-    for i in 0..input_dim {
-        if x[i] < case.input.lower[i] || x[i] > case.input.upper[i] {
+    let mut v: Vec<Q> = cex.input.iter().map(|&v| q(v)).collect();
+    let x: Vec<BigRational> = v.iter().map(Dyadic::to_rational).collect();
+    for (i, xi) in x.iter().enumerate() {
+        if *xi < case.input.lower[i] || *xi > case.input.upper[i] {
             return fail(place, format!("X_{i} lies outside the case's box"));
         }
     }
-    let mut v = x.clone();
     for layer in &layers {
         v = match layer {
             ExactLayer::Affine { w, b } => w
                 .iter()
                 .zip(b)
-                .map(|(row, br)| row.iter().zip(&v).fold(br.clone(), |acc, (wv, xv)| acc + wv * xv))
+                .map(|(row, br)| {
+                    row.iter()
+                        .zip(&v)
+                        .fold(br.clone(), |acc, (wv, xv)| &acc + &(wv * xv))
+                })
                 .collect(),
             ExactLayer::Relu => v.into_iter().map(|t| t.max(Q::zero())).collect(),
         };
     }
+    let v: Vec<BigRational> = v.iter().map(Dyadic::to_rational).collect();
     let holds = |c: &Constraint| {
         let mut s = c.expr.constant.clone();
         for (var, coef) in &c.expr.terms {
@@ -462,13 +573,20 @@ pub fn check_counterexample(graph: &Graph, property: &Property, cex: &Counterexa
                 None => return false,
             }
         }
-        if c.strict { s.is_negative() } else { !s.is_positive() }
+        if c.strict {
+            s.is_negative()
+        } else {
+            !s.is_positive()
+        }
     };
     if !case.input_constraints.iter().all(holds) {
         return fail(place, "the input violates the case's input constraints");
     }
     if let Some(k) = disjunct.iter().position(|c| !holds(c)) {
-        return fail(place, format!("the exact output does not meet constraint {k} of the disjunct"));
+        return fail(
+            place,
+            format!("the exact output does not meet constraint {k} of the disjunct"),
+        );
     }
     Ok(())
 }

@@ -64,7 +64,9 @@ pub enum ProofNode {
 impl ProofNode {
     pub fn leaf_count(&self) -> usize {
         match self {
-            ProofNode::Split { children, .. } => children[0].leaf_count() + children[1].leaf_count(),
+            ProofNode::Split { children, .. } => {
+                children[0].leaf_count() + children[1].leaf_count()
+            }
             ProofNode::Leaf(_) => 1,
         }
     }
@@ -96,4 +98,3 @@ pub enum Refutation {
     /// `query` is the SMT-LIB2 text that was solved.
     Smt { disjunct: usize, query: String },
 }
-

@@ -6,10 +6,12 @@
 //! small, separate piece of code re-checks it, not because the prover said so.
 //!
 //! - [`evidence`]: proof trees, leaf refutations, counterexamples;
-//! - [`check`]: the exact re-check.
+//! - [`check`]: the exact re-check;
+//! - [`dyadic`]: the exact dyadic numbers it computes with.
 //!
 //! (Signed certificates, key files and bundles arrive with the certificate
 //! milestone.)
 
 pub mod check;
+pub mod dyadic;
 pub mod evidence;

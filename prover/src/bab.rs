@@ -23,8 +23,8 @@ use crate::attack::{self, AttackOptions};
 use crate::bounds::{bound_batch, BatchBounds, Method, Objectives};
 use crate::problem::{recheck_counterexample, Case, Problem};
 use crate::verdict::{
-    CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation, Stats, UnknownReason, Verdict,
-    VerifyOptions,
+    CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation, Stats, UnknownReason,
+    Verdict, VerifyOptions,
 };
 
 /// Boxes bounded per rayon task.
@@ -114,9 +114,16 @@ pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verd
     // Falsification first: cheap, and it settles most `sat` instances.
     if options.attack {
         for case in &problem.cases {
-            if let Some(cex) = search.attack(case, &case.lower, &case.upper, options.seed, &mut stats) {
+            if let Some(cex) =
+                search.attack(case, &case.lower, &case.upper, options.seed, &mut stats)
+            {
                 stats.seconds = start.elapsed().as_secs_f64();
-                return (Verdict::Disproved { counterexample: cex }, stats);
+                return (
+                    Verdict::Disproved {
+                        counterexample: cex,
+                    },
+                    stats,
+                );
             }
         }
     }
@@ -131,7 +138,12 @@ pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verd
             }),
             CaseOutcome::Disproved(cex) => {
                 stats.seconds = start.elapsed().as_secs_f64();
-                return (Verdict::Disproved { counterexample: cex }, stats);
+                return (
+                    Verdict::Disproved {
+                        counterexample: cex,
+                    },
+                    stats,
+                );
             }
             CaseOutcome::Unknown(reason) => {
                 stats.seconds = start.elapsed().as_secs_f64();
@@ -170,12 +182,20 @@ impl Search<'_> {
     }
 
     /// Attacks a box; a candidate is reported only after the exact re-check.
-    fn attack(&self, case: &Case, lower: &[f64], upper: &[f64], seed: u64, stats: &mut Stats) -> Option<Counterexample> {
+    fn attack(
+        &self,
+        case: &Case,
+        lower: &[f64],
+        upper: &[f64],
+        seed: u64,
+        stats: &mut Stats,
+    ) -> Option<Counterexample> {
         let opts = AttackOptions {
             seed,
             ..AttackOptions::default()
         };
-        let (candidates, evals) = attack::attack_box(&self.problem.net, lower, upper, &case.disjuncts, &opts, 8);
+        let (candidates, evals) =
+            attack::attack_box(&self.problem.net, lower, upper, &case.disjuncts, &opts, 8);
         stats.attack_samples += evals;
         candidates
             .iter()
@@ -209,16 +229,24 @@ impl Search<'_> {
         }
         if case.disjuncts.is_empty() {
             // The output condition is `false`: nothing is unsafe.
-            return CaseOutcome::Proved(ProofNode::Leaf(LeafProof { refutations: Vec::new() }));
+            return CaseOutcome::Proved(ProofNode::Leaf(LeafProof {
+                refutations: Vec::new(),
+            }));
         }
         if case.disjuncts.iter().any(|d| d.constraints.is_empty()) {
             // A disjunct that is `true`: every input of a non-empty box is
             // unsafe; its centre is a counterexample.
-            let centre: Vec<f64> = case.lower.iter().zip(&case.upper).map(|(l, u)| l + (u - l) / 2.0).collect();
+            let centre: Vec<f64> = case
+                .lower
+                .iter()
+                .zip(&case.upper)
+                .map(|(l, u)| l + (u - l) / 2.0)
+                .collect();
             return match self.recheck(case, &centre) {
                 Some(cex) => CaseOutcome::Disproved(cex),
                 None => CaseOutcome::Unknown(UnknownReason::Incomplete(
-                    "the output condition is always true but the box centre failed the re-check".into(),
+                    "the output condition is always true but the box centre failed the re-check"
+                        .into(),
                 )),
             };
         }
@@ -238,14 +266,19 @@ impl Search<'_> {
         let mut batches = 0u64;
         while !heap.is_empty() {
             if let Some(reason) = self.out_of_time() {
-                if std::env::var_os("AXIOM_DEBUG_BAB").is_some() { for b in heap.iter().take(3) { eprintln!("DEBUG open box depth {} score {} lo {:?} hi {:?}", b.depth, b.score, b.lower, b.upper); } }
                 return CaseOutcome::Unknown(reason);
             }
             let take = self.options.batch_size.max(1).min(heap.len());
             let batch: Vec<OpenBox> = (0..take).filter_map(|_| heap.pop()).collect();
             if batches % ATTACK_EVERY == ATTACK_EVERY - 1 && self.options.attack {
                 let worst = &batch[0];
-                if let Some(cex) = self.attack(case, &worst.lower, &worst.upper, self.options.seed ^ batches, stats) {
+                if let Some(cex) = self.attack(
+                    case,
+                    &worst.lower,
+                    &worst.upper,
+                    self.options.seed ^ batches,
+                    stats,
+                ) {
                     return CaseOutcome::Disproved(cex);
                 }
             }
@@ -285,7 +318,11 @@ impl Search<'_> {
                     for r in (0..row_of.len()).filter(|&r| row_of[r].0 == d) {
                         let lb = lhs_lower(r);
                         let constraint = row_of[r].1;
-                        if if disj.constraints[constraint].strict { lb >= 0.0 } else { lb > 0.0 } {
+                        if if disj.constraints[constraint].strict {
+                            lb >= 0.0
+                        } else {
+                            lb > 0.0
+                        } {
                             refutations.push(Refutation::Bound {
                                 disjunct: d,
                                 constraint,
@@ -331,18 +368,22 @@ impl Search<'_> {
                 let dims = item.lower.len();
                 let mut sens = vec![0.0; dims];
                 for &r in &best_rows {
-                    for (s, g) in sens.iter_mut().zip(gradient_bound(net, &bb, row, objectives.rows.row(r))) {
+                    for (s, g) in
+                        sens.iter_mut()
+                            .zip(gradient_bound(net, &bb, row, objectives.rows.row(r)))
+                    {
                         *s += g;
                     }
                 }
                 let mut best_dim = None;
                 let mut best_smear = -1.0;
-                for i in 0..dims {
-                    let width = item.upper[i] - item.lower[i];
-                    if !(width > 0.0) {
+                for (i, ((l, u), g)) in item.lower.iter().zip(&item.upper).zip(&sens).enumerate() {
+                    let width = u - l;
+                    // Skip empty (or NaN) widths.
+                    if width.partial_cmp(&0.0) != Some(Ordering::Greater) {
                         continue;
                     }
-                    let smear = width * (sens[i] + 1e-12);
+                    let smear = width * (g + 1e-12);
                     if smear > best_smear {
                         best_smear = smear;
                         best_dim = Some(i);
@@ -396,14 +437,24 @@ impl Search<'_> {
 
 /// Bounds a batch in chunks across threads; returns, per box, its chunk's
 /// bounds and its row in them.
-fn bound_chunks(net: &crate::Network, batch: &[OpenBox], objectives: &Objectives) -> Vec<(std::sync::Arc<BatchBounds>, usize)> {
+fn bound_chunks(
+    net: &crate::Network,
+    batch: &[OpenBox],
+    objectives: &Objectives,
+) -> Vec<(std::sync::Arc<BatchBounds>, usize)> {
     let chunks: Vec<std::sync::Arc<BatchBounds>> = batch
         .par_chunks(CHUNK)
         .map(|chunk| {
             let n = net.input_dim;
             let lower = Array2::from_shape_fn((chunk.len(), n), |(b, i)| chunk[b].lower[i]);
             let upper = Array2::from_shape_fn((chunk.len(), n), |(b, i)| chunk[b].upper[i]);
-            std::sync::Arc::new(bound_batch(net, lower.view(), upper.view(), objectives, Method::Crown))
+            std::sync::Arc::new(bound_batch(
+                net,
+                lower.view(),
+                upper.view(),
+                objectives,
+                Method::Crown,
+            ))
         })
         .collect();
     let mut out = Vec::with_capacity(batch.len());
@@ -420,7 +471,12 @@ fn bound_chunks(net: &crate::Network, batch: &[OpenBox], objectives: &Objectives
 /// role; it steers splitting): `|c|` propagated back through `|W|`, zeroing
 /// neurons that are surely inactive and scaling S-shaped ones by their
 /// largest slope.
-fn gradient_bound(net: &crate::Network, bb: &BatchBounds, row: usize, c: ndarray::ArrayView1<f64>) -> Vec<f64> {
+fn gradient_bound(
+    net: &crate::Network,
+    bb: &BatchBounds,
+    row: usize,
+    c: ndarray::ArrayView1<f64>,
+) -> Vec<f64> {
     let mut g: Vec<f64> = c.iter().map(|v| v.abs()).collect();
     for (j, layer) in net.layers.iter().enumerate().rev() {
         match layer {

@@ -132,16 +132,22 @@ pub fn bound_batch(
         values.push(next);
     }
     let batch = lower.nrows();
-    let (objective_lower, input_coeffs) = if method == Method::Crown {
+    // The interval bound of each objective; CROWN's is usually tighter but
+    // not always, so the larger of the two (both sound) is kept.
+    let out = &values[net.layers.len()];
+    let mut objective_lower = Array2::from_shape_fn((batch, objectives.rows.nrows()), |(bi, r)| {
+        interval_dot_lower(objectives.rows.row(r), out.lower.row(bi), out.upper.row(bi))
+    });
+    let input_coeffs = if method == Method::Crown {
         let rows = objectives.rows.view();
-        let a = Array3::from_shape_fn((batch, rows.nrows(), rows.ncols()), |(_, r, c)| rows[[r, c]]);
-        crown_backward(net, &values, net.layers.len(), a)
-    } else {
-        let out = &values[net.layers.len()];
-        let lb = Array2::from_shape_fn((batch, objectives.rows.nrows()), |(bi, r)| {
-            interval_dot_lower(objectives.rows.row(r), out.lower.row(bi), out.upper.row(bi))
+        let a = Array3::from_shape_fn((batch, rows.nrows(), rows.ncols()), |(_, r, c)| {
+            rows[[r, c]]
         });
-        (lb, Array3::zeros((batch, objectives.rows.nrows(), lower.ncols())))
+        let (lb, coeffs) = crown_backward(net, &values, net.layers.len(), a);
+        objective_lower.zip_mut_with(&lb, |a, &b| *a = a.max(b));
+        coeffs
+    } else {
+        Array3::zeros((batch, objectives.rows.nrows(), lower.ncols()))
     };
     BatchBounds {
         values,
@@ -231,8 +237,20 @@ fn interval_linear(prev: &ValueBounds, w: &Array2<f64>, b: &ndarray::Array1<f64>
 fn interval_activation(prev: &ValueBounds, act: &Layer) -> ValueBounds {
     match act {
         Layer::Relu => ValueBounds {
-            lower: prev.lower.mapv(|v| if v.is_nan() { f64::NEG_INFINITY } else { v.max(0.0) }),
-            upper: prev.upper.mapv(|v| if v.is_nan() { f64::INFINITY } else { v.max(0.0) }),
+            lower: prev.lower.mapv(|v| {
+                if v.is_nan() {
+                    f64::NEG_INFINITY
+                } else {
+                    v.max(0.0)
+                }
+            }),
+            upper: prev.upper.mapv(|v| {
+                if v.is_nan() {
+                    f64::INFINITY
+                } else {
+                    v.max(0.0)
+                }
+            }),
         },
         Layer::Sigmoid => ValueBounds {
             lower: prev.lower.mapv(|v| s_lower(sigmoid(v), 0.0)),
@@ -264,7 +282,12 @@ fn s_upper(v: f64, ceil: f64) -> f64 {
 
 /// Sound lower and upper bounds of value `k` (width `width`) by CROWN from
 /// the input: lower bounds of `+e_j · v_k` and of `-e_j · v_k` for every j.
-fn crown_value_bounds(net: &Network, values: &[ValueBounds], k: usize, width: usize) -> (Array2<f64>, Array2<f64>) {
+fn crown_value_bounds(
+    net: &Network,
+    values: &[ValueBounds],
+    k: usize,
+    width: usize,
+) -> (Array2<f64>, Array2<f64>) {
     let batch = values[0].lower.nrows();
     let mut a = Array3::zeros((batch, 2 * width, width));
     for bi in 0..batch {
@@ -288,15 +311,39 @@ struct Line {
 /// The ReLU relaxation on `[l, u]`: (lower line, upper line).
 fn relu_lines(l: f64, u: f64) -> (Line, Line) {
     if l >= 0.0 {
-        (Line { slope: 1.0, intercept: 0.0 }, Line { slope: 1.0, intercept: 0.0 })
+        (
+            Line {
+                slope: 1.0,
+                intercept: 0.0,
+            },
+            Line {
+                slope: 1.0,
+                intercept: 0.0,
+            },
+        )
     } else if u <= 0.0 {
-        (Line { slope: 0.0, intercept: 0.0 }, Line { slope: 0.0, intercept: 0.0 })
+        (
+            Line {
+                slope: 0.0,
+                intercept: 0.0,
+            },
+            Line {
+                slope: 0.0,
+                intercept: 0.0,
+            },
+        )
     } else if !(l.is_finite() && u.is_finite()) {
         // No finite upper line exists; an infinite intercept makes any bound
         // that uses it -inf.
         (
-            Line { slope: 0.0, intercept: 0.0 },
-            Line { slope: 0.0, intercept: f64::INFINITY },
+            Line {
+                slope: 0.0,
+                intercept: 0.0,
+            },
+            Line {
+                slope: 0.0,
+                intercept: f64::INFINITY,
+            },
         )
     } else {
         let s = u / (u - l);
@@ -306,19 +353,38 @@ fn relu_lines(l: f64, u: f64) -> (Line, Line) {
         let t2 = (u - (s * u).next_down()).next_up();
         let lower_slope = if u >= -l { 1.0 } else { 0.0 };
         (
-            Line { slope: lower_slope, intercept: 0.0 },
-            Line { slope: s, intercept: t1.max(t2) },
+            Line {
+                slope: lower_slope,
+                intercept: 0.0,
+            },
+            Line {
+                slope: s,
+                intercept: t1.max(t2),
+            },
         )
     }
 }
 
 /// Relaxation of an S-shaped function `f` (sigmoid or tanh: convex below 0,
 /// concave above) on `[l, u]`, with the intercept margin applied.
-fn s_lines(f: fn(f64) -> f64, df: fn(f64) -> f64, l: f64, u: f64, lo_floor: f64, hi_ceil: f64) -> (Line, Line) {
+fn s_lines(
+    f: fn(f64) -> f64,
+    df: fn(f64) -> f64,
+    l: f64,
+    u: f64,
+    lo_floor: f64,
+    hi_ceil: f64,
+) -> (Line, Line) {
     let constant = || {
         (
-            Line { slope: 0.0, intercept: s_lower(f(l), lo_floor) },
-            Line { slope: 0.0, intercept: s_upper(f(u), hi_ceil) },
+            Line {
+                slope: 0.0,
+                intercept: s_lower(f(l), lo_floor),
+            },
+            Line {
+                slope: 0.0,
+                intercept: s_upper(f(u), hi_ceil),
+            },
         )
     };
     if !(l.is_finite() && u.is_finite()) || u - l < 1e-9 || (l < 0.0 && u > 0.0) {
@@ -326,10 +392,16 @@ fn s_lines(f: fn(f64) -> f64, df: fn(f64) -> f64, l: f64, u: f64, lo_floor: f64,
     }
     let (fl, fu) = (f(l), f(u));
     let chord_slope = (fu - fl) / (u - l);
-    let chord = Line { slope: chord_slope, intercept: fl - chord_slope * l };
+    let chord = Line {
+        slope: chord_slope,
+        intercept: fl - chord_slope * l,
+    };
     let m = 0.5 * (l + u);
     let tangent_slope = df(m);
-    let tangent = Line { slope: tangent_slope, intercept: f(m) - tangent_slope * m };
+    let tangent = Line {
+        slope: tangent_slope,
+        intercept: f(m) - tangent_slope * m,
+    };
     let mag = l.abs().max(u.abs());
     let margin = |line: &Line| S_MARGIN * (1.0 + line.slope.abs() * mag + line.intercept.abs());
     let (mut lower, mut upper) = if u <= 0.0 {
@@ -341,7 +413,11 @@ fn s_lines(f: fn(f64) -> f64, df: fn(f64) -> f64, l: f64, u: f64, lo_floor: f64,
     };
     lower.intercept -= margin(&lower);
     upper.intercept += margin(&upper);
-    if !(lower.slope.is_finite() && lower.intercept.is_finite() && upper.slope.is_finite() && upper.intercept.is_finite()) {
+    if !(lower.slope.is_finite()
+        && lower.intercept.is_finite()
+        && upper.slope.is_finite()
+        && upper.intercept.is_finite())
+    {
         return constant();
     }
     (lower, upper)
@@ -360,7 +436,12 @@ fn dtanh(x: f64) -> f64 {
 /// Backward linear bound propagation from value `k`, starting with
 /// coefficients `a` (`[batch, m, width_k]`), down to the input. Returns sound
 /// lower bounds of `a · v_k` per box and row, and the input coefficients.
-fn crown_backward(net: &Network, values: &[ValueBounds], k: usize, mut a: Array3<f64>) -> (Array2<f64>, Array3<f64>) {
+fn crown_backward(
+    net: &Network,
+    values: &[ValueBounds],
+    k: usize,
+    mut a: Array3<f64>,
+) -> (Array2<f64>, Array3<f64>) {
     let (batch, m, _) = a.dim();
     let mut cst = Array2::<f64>::zeros((batch, m));
     let mut slack = Array2::<f64>::zeros((batch, m));
@@ -371,7 +452,8 @@ fn crown_backward(net: &Network, values: &[ValueBounds], k: usize, mut a: Array3
                 let g = gamma(n + 1);
                 // slack += γ · |A| (|W| M + |b|), M the magnitude of v_j.
                 let mag = values[j].magnitude();
-                let q = mag.dot(&w.mapv(f64::abs).t()) * (1.0 + 2.0 * gamma(w.ncols())) + b.mapv(f64::abs);
+                let q = mag.dot(&w.mapv(f64::abs).t()) * (1.0 + 2.0 * gamma(w.ncols()))
+                    + b.mapv(f64::abs);
                 for bi in 0..batch {
                     let ab = a.index_axis(Axis(0), bi);
                     let qb = q.row(bi);
@@ -438,7 +520,9 @@ fn crown_backward(net: &Network, values: &[ValueBounds], k: usize, mut a: Array3
                             row[t] = nl;
                         }
                         let c = cst[[bi, r]] + add;
-                        slack[[bi, r]] += (gamma(n) * add_abs + U * coeff_err) * (1.0 + 2.0 * gamma(n)) + U * c.abs();
+                        slack[[bi, r]] += (gamma(n) * add_abs + U * coeff_err)
+                            * (1.0 + 2.0 * gamma(n))
+                            + U * c.abs();
                         cst[[bi, r]] = c;
                     }
                 }
@@ -455,7 +539,11 @@ fn crown_backward(net: &Network, values: &[ValueBounds], k: usize, mut a: Array3
             let mut abs = cst[[bi, r]].abs();
             for t in 0..n0 {
                 let c = a[[bi, r, t]];
-                let v = if c >= 0.0 { c * input.lower[[bi, t]] } else { c * input.upper[[bi, t]] };
+                let v = if c >= 0.0 {
+                    c * input.lower[[bi, t]]
+                } else {
+                    c * input.upper[[bi, t]]
+                };
                 sum += v;
                 abs += v.abs();
             }
@@ -474,11 +562,20 @@ mod tests {
         Network {
             input_dim: 2,
             layers: vec![
-                Layer::Linear { w: arr2(&[[1.0, 1.0], [1.0, -1.0], [-0.5, 2.0]]), b: arr1(&[0.0, 0.5, -0.25]) },
+                Layer::Linear {
+                    w: arr2(&[[1.0, 1.0], [1.0, -1.0], [-0.5, 2.0]]),
+                    b: arr1(&[0.0, 0.5, -0.25]),
+                },
                 Layer::Relu,
-                Layer::Linear { w: arr2(&[[1.0, -1.0, 0.5], [0.25, 1.0, -2.0]]), b: arr1(&[0.1, 0.0]) },
+                Layer::Linear {
+                    w: arr2(&[[1.0, -1.0, 0.5], [0.25, 1.0, -2.0]]),
+                    b: arr1(&[0.1, 0.0]),
+                },
                 Layer::Relu,
-                Layer::Linear { w: arr2(&[[1.0, -1.0]]), b: arr1(&[0.0]) },
+                Layer::Linear {
+                    w: arr2(&[[1.0, -1.0]]),
+                    b: arr1(&[0.0]),
+                },
             ],
         }
     }
@@ -503,16 +600,26 @@ mod tests {
             n.layers[3] = Layer::Tanh;
             n
         }] {
-            let boxes = [([-1.0, -1.0], [1.0, 1.0]), ([0.2, -0.3], [0.4, 0.1]), ([0.5, 0.5], [0.5, 0.5])];
+            let boxes = [
+                ([-1.0, -1.0], [1.0, 1.0]),
+                ([0.2, -0.3], [0.4, 0.1]),
+                ([0.5, 0.5], [0.5, 0.5]),
+            ];
             let lower = Array2::from_shape_fn((3, 2), |(b, i)| boxes[b].0[i]);
             let upper = Array2::from_shape_fn((3, 2), |(b, i)| boxes[b].1[i]);
-            let obj = Objectives { rows: arr2(&[[1.0], [-1.0]]) };
+            let obj = Objectives {
+                rows: arr2(&[[1.0], [-1.0]]),
+            };
             for method in [Method::Interval, Method::Crown] {
                 let bb = bound_batch(&net, lower.view(), upper.view(), &obj, method);
                 for (bi, (lo, hi)) in boxes.iter().enumerate() {
                     for x in grid(lo, hi, 20) {
                         let y = net.eval(&x)[0];
-                        assert!(bb.objective_lower[[bi, 0]] <= y, "{method:?} box {bi}: lb {} > {y}", bb.objective_lower[[bi, 0]]);
+                        assert!(
+                            bb.objective_lower[[bi, 0]] <= y,
+                            "{method:?} box {bi}: lb {} > {y}",
+                            bb.objective_lower[[bi, 0]]
+                        );
                         assert!(bb.objective_lower[[bi, 1]] <= -y);
                         let out = &bb.values[net.layers.len()];
                         assert!(out.lower[[bi, 0]] <= y && y <= out.upper[[bi, 0]]);
@@ -523,11 +630,13 @@ mod tests {
     }
 
     #[test]
-    fn crown_is_at_least_as_tight_as_intervals_on_a_deep_net() {
+    fn objective_bounds_are_never_looser_than_intervals() {
         let net = relu_net();
         let lower = arr2(&[[-1.0, -1.0]]);
         let upper = arr2(&[[1.0, 1.0]]);
-        let obj = Objectives { rows: arr2(&[[1.0]]) };
+        let obj = Objectives {
+            rows: arr2(&[[1.0]]),
+        };
         let ibp = bound_batch(&net, lower.view(), upper.view(), &obj, Method::Interval);
         let crown = bound_batch(&net, lower.view(), upper.view(), &obj, Method::Crown);
         assert!(crown.objective_lower[[0, 0]] >= ibp.objective_lower[[0, 0]] - 1e-9);
@@ -538,7 +647,9 @@ mod tests {
         let net = relu_net();
         let x = [0.3, -0.7];
         let lower = arr2(&[x]);
-        let obj = Objectives { rows: arr2(&[[1.0], [-1.0]]) };
+        let obj = Objectives {
+            rows: arr2(&[[1.0], [-1.0]]),
+        };
         let bb = bound_batch(&net, lower.view(), lower.view(), &obj, Method::Crown);
         let y = net.eval(&x)[0];
         assert!(bb.objective_lower[[0, 0]] <= y && y - bb.objective_lower[[0, 0]] < 1e-12);
@@ -547,7 +658,13 @@ mod tests {
 
     #[test]
     fn relu_upper_line_is_above_relu() {
-        for (l, u) in [(-1.0, 1.0), (-1e-300, 1e300), (-3.3, 0.7), (-0.1, 1e-17), (-7.0, 3.0)] {
+        for (l, u) in [
+            (-1.0, 1.0),
+            (-1e-300, 1e300),
+            (-3.3, 0.7),
+            (-0.1, 1e-17),
+            (-7.0, 3.0),
+        ] {
             let (_, up) = relu_lines(l, u);
             for z in [l, u, 0.0] {
                 let line = up.slope * z + up.intercept;

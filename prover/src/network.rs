@@ -15,7 +15,10 @@ use ndarray::{Array1, Array2};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Layer {
     /// `y = W x + b`, `w` is `[out, in]`; every entry exact.
-    Linear { w: Array2<f64>, b: Array1<f64> },
+    Linear {
+        w: Array2<f64>,
+        b: Array1<f64>,
+    },
     Relu,
     Sigmoid,
     Tanh,
@@ -78,7 +81,12 @@ impl Network {
             if n_in.saturating_mul(n_out) > MAX_DENSE_ENTRIES
                 && !matches!(
                     node.op,
-                    Op::Relu | Op::Sigmoid | Op::Tanh | Op::Identity | Op::Flatten { .. } | Op::Reshape { .. }
+                    Op::Relu
+                        | Op::Sigmoid
+                        | Op::Tanh
+                        | Op::Identity
+                        | Op::Flatten { .. }
+                        | Op::Reshape { .. }
                 )
             {
                 return Err(fail(format!(
@@ -334,9 +342,11 @@ mod tests {
         let mut v = b.push(
             "conv",
             Op::Conv2d {
-                weight: ArrayD::from_shape_fn(IxDyn(&[2, 2, 2, 2]), |i| (i[0] + 2 * i[1] + i[2] + 3 * i[3]) as f32 * 0.25 - 0.5)
-                    .into_dimensionality()
-                    .unwrap(),
+                weight: ArrayD::from_shape_fn(IxDyn(&[2, 2, 2, 2]), |i| {
+                    (i[0] + 2 * i[1] + i[2] + 3 * i[3]) as f32 * 0.25 - 0.5
+                })
+                .into_dimensionality()
+                .unwrap(),
                 bias: Some(arr1(&[0.5, -0.25])),
                 strides: [1, 1],
                 pads: [1, 0, 0, 1],
@@ -345,15 +355,29 @@ mod tests {
             },
             0,
         );
-        v = b.push("sub", Op::Sub { c: arr1(&[0.5f32]).into_dyn() }, v);
-        v = b.push("div", Op::Div { c: arr1(&[4.0f32]).into_dyn() }, v);
+        v = b.push(
+            "sub",
+            Op::Sub {
+                c: arr1(&[0.5f32]).into_dyn(),
+            },
+            v,
+        );
+        v = b.push(
+            "div",
+            Op::Div {
+                c: arr1(&[4.0f32]).into_dyn(),
+            },
+            v,
+        );
         v = b.push("relu", Op::Relu, v);
         v = b.push("flat", Op::Flatten { axis: 1 }, v);
         let n: usize = 2 * 2 * 2;
         v = b.push(
             "fc",
             Op::Gemm {
-                weight: ndarray::Array2::from_shape_fn((3, n), |(r, c)| (r as f32 - c as f32) * 0.125),
+                weight: ndarray::Array2::from_shape_fn((3, n), |(r, c)| {
+                    (r as f32 - c as f32) * 0.125
+                }),
                 bias: Some(arr1(&[1.0, 0.0, -1.0])),
             },
             v,
@@ -363,7 +387,13 @@ mod tests {
         let net = Network::from_graph(&g).unwrap();
         let model = CpuBackend.compile(&g).unwrap();
         let x: Vec<f64> = (0..8).map(|i| (i as f64 - 3.5) / 3.0).collect();
-        let want = model.run_f64(ndarray::Array2::from_shape_vec((1, 8), x.clone()).unwrap().view()).unwrap();
+        let want = model
+            .run_f64(
+                ndarray::Array2::from_shape_vec((1, 8), x.clone())
+                    .unwrap()
+                    .view(),
+            )
+            .unwrap();
         let got = net.eval(&x);
         for (a, b) in got.iter().zip(want.iter()) {
             assert!((a - b).abs() < 1e-12, "{got:?} vs {want}");
@@ -374,12 +404,25 @@ mod tests {
     #[test]
     fn inexact_division_is_refused() {
         let mut b = GraphBuilder::new("t", "x", vec![2]);
-        let v = b.push("div", Op::Div { c: arr1(&[3.0f32]).into_dyn() }, 0);
+        let v = b.push(
+            "div",
+            Op::Div {
+                c: arr1(&[3.0f32]).into_dyn(),
+            },
+            0,
+        );
         let g = b.finish(v).unwrap();
         let err = Network::from_graph(&g).unwrap_err();
         assert_eq!(err.node, "div");
         let mut b = GraphBuilder::new("t", "x", vec![2]);
-        let v = b.push("fc", Op::Gemm { weight: arr2(&[[1.0, 2.0]]), bias: None }, 0);
+        let v = b.push(
+            "fc",
+            Op::Gemm {
+                weight: arr2(&[[1.0, 2.0]]),
+                bias: None,
+            },
+            0,
+        );
         let g = b.finish(v).unwrap();
         assert!(Network::from_graph(&g).is_ok());
     }

@@ -131,7 +131,11 @@ pub fn exact(x: f64) -> BigRational {
 pub fn rational_down(q: &Rational) -> f64 {
     let near = q.to_f64().unwrap_or(f64::NEG_INFINITY);
     if !near.is_finite() {
-        return if q.is_negative() { f64::NEG_INFINITY } else { f64::MAX };
+        return if q.is_negative() {
+            f64::NEG_INFINITY
+        } else {
+            f64::MAX
+        };
     }
     if exact(near) > *q {
         near.next_down()
@@ -148,10 +152,14 @@ pub fn rational_up(q: &Rational) -> f64 {
 /// Whether `x` meets the property and, if so, where: re-executes the graph on
 /// the CPU backend in f64 and checks the box, input constraints and output
 /// condition with exact rational comparisons. For piecewise-linear networks
-/// the output is also computed exactly (rational arithmetic on the float32
-/// weights) and must meet the condition too, so a point on the edge of
-/// rounding is never reported.
-pub fn recheck_counterexample(graph: &Graph, property: &Property, x: &[f64]) -> Option<Counterexample> {
+/// the point must also pass the independent exact check of `axiom-certs`
+/// (the output computed in exact arithmetic on the float32 weights), so a
+/// point on the edge of rounding is never reported.
+pub fn recheck_counterexample(
+    graph: &Graph,
+    property: &Property,
+    x: &[f64],
+) -> Option<Counterexample> {
     if x.len() != property.num_inputs || x.iter().any(|v| !v.is_finite()) {
         return None;
     }
@@ -161,26 +169,34 @@ pub fn recheck_counterexample(graph: &Graph, property: &Property, x: &[f64]) -> 
     if y.len() != property.num_outputs || y.iter().any(|v| !v.is_finite()) {
         return None;
     }
+    let piecewise_linear = Network::from_graph(graph).is_ok_and(|n| {
+        n.layers
+            .iter()
+            .all(|l| matches!(l, Layer::Linear { .. } | Layer::Relu))
+    });
     let xq: Vec<BigRational> = x.iter().map(|&v| exact(v)).collect();
     let yq: Vec<BigRational> = y.iter().map(|&v| exact(v)).collect();
-    let exact_y = Network::from_graph(graph)
-        .ok()
-        .and_then(|n| eval_exact(&n, &xq));
     for (ci, case) in property.cases.iter().enumerate() {
-        let inside = (0..x.len()).all(|i| case.input.lower[i] <= xq[i] && xq[i] <= case.input.upper[i])
+        let inside = (0..x.len())
+            .all(|i| case.input.lower[i] <= xq[i] && xq[i] <= case.input.upper[i])
             && case.input_constraints.iter().all(|c| holds(c, &xq, &[]));
         if !inside {
             continue;
         }
         for (di, conj) in case.output.iter().enumerate() {
-            let meets = |ys: &[BigRational]| conj.iter().all(|c| holds(c, &xq, ys));
-            if meets(&yq) && exact_y.as_ref().is_none_or(|ye| meets(ye)) {
-                return Some(Counterexample {
-                    input: x.to_vec(),
-                    output: y,
-                    case: ci,
-                    disjunct: di,
-                });
+            if !conj.iter().all(|c| holds(c, &xq, &yq)) {
+                continue;
+            }
+            let cex = Counterexample {
+                input: x.to_vec(),
+                output: y.clone(),
+                case: ci,
+                disjunct: di,
+            };
+            if !piecewise_linear
+                || axiom_certs::check::check_counterexample(graph, property, &cex).is_ok()
+            {
+                return Some(cex);
             }
         }
     }
@@ -205,34 +221,6 @@ fn holds(c: &Constraint, x: &[BigRational], y: &[BigRational]) -> bool {
     } else {
         !v.is_positive()
     }
-}
-
-/// The exact output of a piecewise-linear network at an exact input, or
-/// `None` when the network has an S-shaped activation.
-pub fn eval_exact(net: &Network, x: &[BigRational]) -> Option<Vec<BigRational>> {
-    let mut v: Vec<BigRational> = x.to_vec();
-    for layer in &net.layers {
-        v = match layer {
-            Layer::Linear { w, b } => (0..w.nrows())
-                .map(|r| {
-                    let mut acc = exact(b[r]);
-                    for (c, vc) in v.iter().enumerate() {
-                        let wv = w[[r, c]];
-                        if wv != 0.0 {
-                            acc += exact(wv) * vc;
-                        }
-                    }
-                    acc
-                })
-                .collect(),
-            Layer::Relu => v
-                .into_iter()
-                .map(|t| if t.is_negative() { BigRational::zero() } else { t })
-                .collect(),
-            Layer::Sigmoid | Layer::Tanh => return None,
-        };
-    }
-    Some(v)
 }
 
 /// A rational from a decimal integer ratio (for tests and the SMT encoder).

@@ -1,7 +1,9 @@
 //! What the engine answers: a [`Verdict`] with its evidence, and the
 //! options and statistics of a run.
 
-pub use axiom_certs::evidence::{CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation};
+pub use axiom_certs::evidence::{
+    CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation,
+};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;

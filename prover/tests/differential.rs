@@ -1,0 +1,303 @@
+//! Differential soundness: thousands of random small networks with random box
+//! properties. The engine's verdict is compared with a complete reference —
+//! a direct Z3 encoding for ReLU networks, dense sampling for sigmoid/tanh
+//! networks — and must never be `Proved` where a counterexample exists.
+//! Every `Proved` of a ReLU network is also re-checked by the exact checker,
+//! and every `Disproved` counterexample must meet the property.
+//!
+//! `AXIOM_DIFFERENTIAL_CASES` sets the number of networks (default 3000; the
+//! larger run is `AXIOM_DIFFERENTIAL_CASES=20000 cargo test --release -p
+//! axiom-prover --test differential`).
+
+use axiom_certs::check::{check_counterexample, check_proof};
+use axiom_core::graph::{GraphBuilder, Op};
+use axiom_core::vnnlib;
+use axiom_prover::smt::{self, SmtOutcome, SmtQuery};
+use axiom_prover::{verify, Network, Verdict, VerifyOptions};
+use ndarray::{Array1, Array2};
+use std::time::Duration;
+
+/// xorshift64*: deterministic and dependency-free.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    /// A dyadic value in [-range, range] with step 1/64 (exact in f32).
+    fn dyadic(&mut self, range: f64) -> f64 {
+        let steps = (range * 64.0) as u64;
+        (self.below(2 * steps + 1) as f64 - steps as f64) / 64.0
+    }
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Act {
+    Relu,
+    Sigmoid,
+    Tanh,
+}
+
+struct Instance {
+    graph: axiom_core::Graph,
+    property: axiom_core::spec::Property,
+    act: Act,
+    text: String,
+}
+
+fn random_instance(rng: &mut Rng) -> Instance {
+    let act = match rng.below(4) {
+        0 => Act::Sigmoid,
+        1 => Act::Tanh,
+        _ => Act::Relu,
+    };
+    let n_in = 1 + rng.below(3) as usize;
+    let hidden = 1 + rng.below(4) as usize;
+    let n_out = 1 + rng.below(3) as usize;
+    let mut b = GraphBuilder::new("random", "x", vec![n_in]);
+    let mut v = b.input();
+    let mut width = n_in;
+    for layer in 0..=hidden {
+        let out = if layer == hidden {
+            n_out
+        } else {
+            1 + rng.below(8) as usize
+        };
+        let w = Array2::from_shape_fn((out, width), |_| rng.dyadic(1.5) as f32);
+        let bias: Array1<f32> = (0..out).map(|_| rng.dyadic(0.5) as f32).collect();
+        v = b.push(
+            format!("fc{layer}"),
+            Op::Gemm {
+                weight: w,
+                bias: Some(bias),
+            },
+            v,
+        );
+        if layer < hidden {
+            let op = match act {
+                Act::Relu => Op::Relu,
+                Act::Sigmoid => Op::Sigmoid,
+                Act::Tanh => Op::Tanh,
+            };
+            v = b.push(format!("act{layer}"), op, v);
+        }
+        width = out;
+    }
+    let graph = b.finish(v).expect("random networks are well formed");
+    let net = Network::from_graph(&graph).expect("random networks lower");
+    // A random box.
+    let mut text = String::new();
+    for i in 0..n_in {
+        text += &format!("(declare-const X_{i} Real)\n");
+    }
+    for j in 0..n_out {
+        text += &format!("(declare-const Y_{j} Real)\n");
+    }
+    let mut lo = Vec::new();
+    let mut hi = Vec::new();
+    for i in 0..n_in {
+        let a = rng.dyadic(1.0);
+        let w = (1 + rng.below(64)) as f64 / 64.0;
+        lo.push(a);
+        hi.push(a + w);
+        text += &format!("(assert (>= X_{i} {a}))\n(assert (<= X_{i} {}))\n", a + w);
+    }
+    // Output constraints: thresholds near the sampled range, so that both
+    // verdicts occur.
+    let samples: Vec<Vec<f64>> = (0..64)
+        .map(|_| {
+            let x: Vec<f64> = lo
+                .iter()
+                .zip(&hi)
+                .map(|(l, h)| l + (h - l) * rng.unit())
+                .collect();
+            net.eval(&x)
+        })
+        .collect();
+    let disjuncts = 1 + rng.below(2);
+    let mut terms = Vec::new();
+    for _ in 0..disjuncts {
+        let k = 1 + rng.below(2);
+        let mut atoms = Vec::new();
+        for _ in 0..k {
+            let j = rng.below(n_out as u64) as usize;
+            let mut vals: Vec<f64> = samples.iter().map(|y| y[j]).collect();
+            vals.sort_by(f64::total_cmp);
+            // Beyond the sampled maximum, usually unreachable but sometimes
+            // reachable between samples.
+            let t = vals[vals.len() - 1] + rng.dyadic(0.25);
+            atoms.push(format!("(>= Y_{j} {t})"));
+        }
+        terms.push(format!("(and {})", atoms.join(" ")));
+    }
+    text += &format!("(assert (or {}))\n", terms.join(" "));
+    let property = vnnlib::parse(&text).expect("generated VNN-LIB parses");
+    Instance {
+        graph,
+        property,
+        act,
+        text,
+    }
+}
+
+/// The reference answer: `Some(true)` if a counterexample exists, `Some(false)`
+/// if none, `None` if the reference could not decide.
+fn reference(inst: &Instance, rng: &mut Rng) -> Option<bool> {
+    let net = Network::from_graph(&inst.graph).ok()?;
+    let case = inst.property.cases.first()?;
+    let lo: Vec<f64> = case
+        .input
+        .lower
+        .iter()
+        .map(|q| num_traits::ToPrimitive::to_f64(q).unwrap())
+        .collect();
+    let hi: Vec<f64> = case
+        .input
+        .upper
+        .iter()
+        .map(|q| num_traits::ToPrimitive::to_f64(q).unwrap())
+        .collect();
+    if inst.act == Act::Relu {
+        let mut undecided = false;
+        for disjunct in &case.output {
+            let q = SmtQuery {
+                net: &net,
+                lower: &lo,
+                upper: &hi,
+                input_constraints: &case.input_constraints,
+                disjunct,
+                relu_bounds: None,
+            };
+            match smt::solve(&q, Some(Duration::from_secs(3)), None) {
+                SmtOutcome::Sat(_) => return Some(true),
+                SmtOutcome::Unsat => {}
+                SmtOutcome::Unknown(_) => undecided = true,
+            }
+        }
+        (!undecided).then_some(false)
+    } else {
+        // Dense sampling: a counterexample found proves `sat`; none found
+        // proves nothing, so a `Proved` is only contradicted by a sample.
+        let problem = axiom_prover::Problem::new(&inst.graph, &inst.property).ok()?;
+        for _ in 0..4_000 {
+            let x: Vec<f64> = lo
+                .iter()
+                .zip(&hi)
+                .map(|(l, h)| l + (h - l) * rng.unit())
+                .collect();
+            let (margin, _) =
+                axiom_prover::attack::margin(&net.eval(&x), &problem.cases[0].disjuncts);
+            if margin <= 0.0
+                && axiom_prover::recheck_counterexample(&inst.graph, &inst.property, &x).is_some()
+            {
+                return Some(true);
+            }
+        }
+        None
+    }
+}
+
+/// What one network's run found.
+#[derive(Default)]
+struct Tally {
+    proved: usize,
+    disproved: usize,
+    unknown: usize,
+    checked: usize,
+    undecided_reference: usize,
+}
+
+fn run_one(n: usize, inst: &Instance, seed: u64) -> Tally {
+    let options = VerifyOptions {
+        timeout: Some(Duration::from_secs(5)),
+        ..Default::default()
+    };
+    let mut rng = Rng(seed);
+    let mut t = Tally::default();
+    let report = verify(&inst.graph, &inst.property, &options);
+    let truth = reference(inst, &mut rng);
+    if truth.is_none() {
+        t.undecided_reference += 1;
+    }
+    match &report.verdict {
+        Verdict::Proved { evidence } => {
+            t.proved += 1;
+            assert_ne!(
+                truth,
+                Some(true),
+                "case {n}: Proved, but a counterexample exists\n{}",
+                inst.text
+            );
+            if inst.act == Act::Relu {
+                check_proof(&inst.graph, &inst.property, evidence).unwrap_or_else(|e| {
+                    panic!("case {n}: exact re-check failed: {e}\n{}", inst.text)
+                });
+                t.checked += 1;
+            }
+        }
+        Verdict::Disproved { counterexample } => {
+            t.disproved += 1;
+            assert_ne!(
+                truth,
+                Some(false),
+                "case {n}: Disproved, but Z3 says unsat\n{}",
+                inst.text
+            );
+            if inst.act == Act::Relu {
+                check_counterexample(&inst.graph, &inst.property, counterexample).unwrap_or_else(
+                    |e| {
+                        panic!(
+                            "case {n}: counterexample fails the exact check: {e}\n{}",
+                            inst.text
+                        )
+                    },
+                );
+            }
+        }
+        Verdict::Unknown { .. } => t.unknown += 1,
+    }
+    t
+}
+
+#[test]
+fn engine_never_proves_a_violated_property() {
+    use rayon::prelude::*;
+    let cases: usize = std::env::var("AXIOM_DIFFERENTIAL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000);
+    // Instances are drawn in a fixed order, then checked in parallel: the
+    // outcome does not depend on the schedule.
+    let mut rng = Rng(0x5eed_2026);
+    let instances: Vec<(Instance, u64)> = (0..cases)
+        .map(|_| (random_instance(&mut rng), rng.next()))
+        .collect();
+    let total = instances
+        .par_iter()
+        .enumerate()
+        .map(|(n, (inst, seed))| run_one(n, inst, *seed))
+        .reduce(Tally::default, |a, b| Tally {
+            proved: a.proved + b.proved,
+            disproved: a.disproved + b.disproved,
+            unknown: a.unknown + b.unknown,
+            checked: a.checked + b.checked,
+            undecided_reference: a.undecided_reference + b.undecided_reference,
+        });
+    eprintln!(
+        "{cases} networks: {} proved ({} exactly re-checked), {} disproved, {} unknown; reference undecided on {}",
+        total.proved, total.checked, total.disproved, total.unknown, total.undecided_reference
+    );
+    assert!(
+        total.proved > cases / 10 && total.disproved > cases / 10,
+        "the generator should produce both verdicts"
+    );
+}

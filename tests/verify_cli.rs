@@ -1,0 +1,454 @@
+//! End-to-end tests of `axiom verify` and `axiom vnncomp`: argument
+//! handling, instances files, result files, summaries and exit codes. The
+//! tests that need real verdicts are marked `#[ignore = "needs the engine"]`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn axiom(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_axiom"))
+        .args(args)
+        .output()
+        .expect("the axiom binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn example(rel: &str) -> String {
+    format!("{}/examples/{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).expect("the test file is written");
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).expect("the file is readable")
+}
+
+/// Exit code 2, the message names everything in `wanted`, and nothing
+/// panicked.
+fn assert_bad_input(o: &Output, wanted: &[&str]) {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(2), "stderr: {err}");
+    assert!(!err.contains("panicked"), "panic: {err}");
+    for want in wanted {
+        assert!(err.contains(want), "stderr lacks {want:?}: {err}");
+    }
+}
+
+/// The exit code the CLI contract gives a result word.
+fn exit_code_of(word: &str) -> i32 {
+    match word {
+        "unsat" => 0,
+        "sat" => 1,
+        "unknown" | "timeout" => 3,
+        other => panic!("not a result word: {other:?}"),
+    }
+}
+
+/// The value of a summary line such as `error    1`.
+fn summary_count(summary: &str, key: &str) -> Option<usize> {
+    summary.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        (words.next() == Some(key))
+            .then(|| words.next()?.parse().ok())
+            .flatten()
+    })
+}
+
+/// The pairs of a VNN-COMP counterexample block: `(`, `(X_0 v)` ..., `)`.
+fn counterexample(text: &str) -> Vec<(String, f64)> {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.first(), Some(&"sat"), "{text}");
+    assert_eq!(lines.get(1), Some(&"("), "{text}");
+    assert_eq!(lines.last(), Some(&")"), "{text}");
+    lines[2..lines.len() - 1]
+        .iter()
+        .map(|line| {
+            let inner = line
+                .strip_prefix('(')
+                .and_then(|l| l.strip_suffix(')'))
+                .unwrap_or_else(|| panic!("not a pair: {line:?}"));
+            let (name, value) = inner
+                .split_once(' ')
+                .unwrap_or_else(|| panic!("not a pair: {line:?}"));
+            let value: f64 = value
+                .parse()
+                .unwrap_or_else(|_| panic!("not a number: {line:?}"));
+            (name.to_string(), value)
+        })
+        .collect()
+}
+
+fn value_of(pairs: &[(String, f64)], name: &str) -> f64 {
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("no {name} in {pairs:?}"))
+        .1
+}
+
+const XOR_HIGH: &str = "; xor(1, 0) = 1: violated near (1, 0).
+(declare-const X_0 Real)
+(declare-const X_1 Real)
+(declare-const Y_0 Real)
+(assert (>= X_0 0.9))
+(assert (<= X_0 1))
+(assert (>= X_1 0))
+(assert (<= X_1 0.1))
+(assert (>= Y_0 0.8))
+";
+
+// ----- axiom verify -----
+
+#[test]
+fn verify_help_explains_words_and_exit_codes() {
+    let o = axiom(&["verify", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = stdout(&o);
+    for want in [
+        "unsat",
+        "sat",
+        "unknown",
+        "timeout",
+        "exit code 3",
+        "--force",
+    ] {
+        assert!(help.contains(want), "help lacks {want:?}: {help}");
+    }
+}
+
+#[test]
+fn verify_rejects_a_property_of_another_arity() {
+    let o = axiom(&[
+        "verify",
+        &example("models/mini_acas.onnx"),
+        &example("properties/xor_low.vnnlib"),
+    ]);
+    assert_bad_input(&o, &["xor_low.vnnlib", "2 inputs", "5 inputs"]);
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+}
+
+#[test]
+fn verify_rejects_a_malformed_property() {
+    let dir = tempdir();
+    let bad = dir.path().join("bad.vnnlib");
+    write(&bad, "(declare-const X_0 Real)\n(assert (>= X_0 0)\n");
+    let o = axiom(&["verify", &example("models/xor.onnx"), p(&bad)]);
+    assert_bad_input(&o, &["bad.vnnlib"]);
+}
+
+#[test]
+fn verify_rejects_missing_files_and_bad_timeouts() {
+    let o = axiom(&[
+        "verify",
+        "/nonexistent/net.onnx",
+        &example("properties/xor_low.vnnlib"),
+    ]);
+    assert_bad_input(&o, &["net.onnx"]);
+    for bad in ["-1", "0", "soon"] {
+        let o = axiom(&[
+            "verify",
+            &example("models/xor.onnx"),
+            &example("properties/xor_low.vnnlib"),
+            "--timeout",
+            bad,
+        ]);
+        assert_bad_input(&o, &["--timeout"]);
+    }
+}
+
+#[test]
+fn verify_writes_the_result_file() {
+    let dir = tempdir();
+    let result = dir.path().join("result.txt");
+    let o = axiom(&[
+        "verify",
+        &example("models/xor.onnx"),
+        &example("properties/xor_low.vnnlib"),
+        "--timeout",
+        "30",
+        "--result",
+        p(&result),
+    ]);
+    let out = stdout(&o);
+    let word = out.lines().next().unwrap_or_default();
+    assert_eq!(o.status.code(), Some(exit_code_of(word)), "{}", stderr(&o));
+    assert_eq!(read(&result), out);
+    assert!(!stderr(&o).is_empty(), "a summary goes to stderr");
+}
+
+#[test]
+fn verify_overwrites_only_empty_result_files_without_force() {
+    let dir = tempdir();
+    let result = dir.path().join("result.txt");
+    let args = |extra: &[&'static str]| {
+        let mut a = vec![
+            "verify".to_string(),
+            example("models/xor.onnx"),
+            example("properties/xor_low.vnnlib"),
+            "--timeout".into(),
+            "30".into(),
+            "--result".into(),
+            p(&result).to_string(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = |extra: &[&'static str]| {
+        let a = args(extra);
+        axiom(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+
+    // An empty file (as a harness creates it) is overwritten.
+    write(&result, "");
+    let o = run(&[]);
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(read(&result), stdout(&o));
+
+    // A non-empty one is refused before anything runs, and kept.
+    write(&result, "previous\n");
+    let o = run(&[]);
+    assert_bad_input(&o, &["result.txt", "--force"]);
+    assert!(stdout(&o).is_empty());
+    assert_eq!(read(&result), "previous\n");
+
+    // --force overwrites it.
+    let o = run(&["--force"]);
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(read(&result), stdout(&o));
+}
+
+#[test]
+#[ignore = "needs the engine"]
+fn verify_proves_xor_low() {
+    let o = axiom(&[
+        "verify",
+        &example("models/xor.onnx"),
+        &example("properties/xor_low.vnnlib"),
+        "--timeout",
+        "60",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "unsat\n");
+}
+
+#[test]
+#[ignore = "needs the engine"]
+fn verify_finds_a_counterexample_near_one_zero() {
+    let dir = tempdir();
+    let property = dir.path().join("xor_high.vnnlib");
+    write(&property, XOR_HIGH);
+    let result = dir.path().join("result.txt");
+    let o = axiom(&[
+        "verify",
+        &example("models/xor.onnx"),
+        p(&property),
+        "--timeout",
+        "60",
+        "--result",
+        p(&result),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(read(&result), out);
+    let pairs = counterexample(&out);
+    let names: Vec<&str> = pairs.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["X_0", "X_1", "Y_0"], "{out}");
+    let (x0, x1, y0) = (
+        value_of(&pairs, "X_0"),
+        value_of(&pairs, "X_1"),
+        value_of(&pairs, "Y_0"),
+    );
+    assert!((0.9..=1.0).contains(&x0), "{out}");
+    assert!((0.0..=0.1).contains(&x1), "{out}");
+    assert!(y0 >= 0.8, "{out}");
+}
+
+// ----- axiom vnncomp -----
+
+#[test]
+fn vnncomp_help_names_the_columns() {
+    let o = axiom(&["vnncomp", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    let help = stdout(&o);
+    for want in [
+        "onnx",
+        "vnnlib",
+        "timeout_s",
+        "expected",
+        "WRONG",
+        "--timeout-cap",
+    ] {
+        assert!(help.contains(want), "help lacks {want:?}: {help}");
+    }
+}
+
+#[test]
+fn vnncomp_names_the_line_of_a_bad_csv() {
+    let dir = tempdir();
+    let csv = dir.path().join("instances.csv");
+    write(
+        &csv,
+        &format!(
+            "onnx,vnnlib,timeout_s\n{},{},10\nonly.onnx,only.vnnlib\n",
+            example("models/xor.onnx"),
+            example("properties/xor_low.vnnlib")
+        ),
+    );
+    let o = axiom(&["vnncomp", p(&csv)]);
+    assert_bad_input(&o, &["instances.csv", "line 3", "columns"]);
+    assert!(stdout(&o).is_empty(), "nothing ran: {}", stdout(&o));
+
+    let o = axiom(&["vnncomp", p(&dir.path().join("absent.csv"))]);
+    assert_bad_input(&o, &["absent.csv"]);
+
+    write(&csv, "a.onnx,b.vnnlib,never\n");
+    let o = axiom(&["vnncomp", p(&csv)]);
+    assert_bad_input(&o, &["line 1", "timeout_s"]);
+}
+
+#[test]
+fn vnncomp_reports_a_missing_model_as_an_error_and_goes_on() {
+    let dir = tempdir();
+    let csv = dir.path().join("instances.csv");
+    // The missing model is relative to the CSV's directory; the XOR instance
+    // has no expectation, so no verdict can make the run fail.
+    write(
+        &csv,
+        &format!(
+            "onnx,vnnlib,timeout_s,expected\nmissing.onnx,{prop},10,unsat\n{xor},{prop},10\n",
+            xor = example("models/xor.onnx"),
+            prop = example("properties/xor_low.vnnlib"),
+        ),
+    );
+    let results = dir.path().join("results.csv");
+    let o = axiom(&["vnncomp", p(&csv), "--out", p(&results)]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("[1/2] missing xor_low: error"), "{err}");
+    assert!(
+        err.contains("missing.onnx"),
+        "the load error is shown: {err}"
+    );
+    assert!(err.contains("[2/2] xor xor_low: "), "{err}");
+    assert_eq!(summary_count(&out, "error"), Some(1), "{out}");
+    assert_eq!(summary_count(&out, "WRONG"), Some(0), "{out}");
+    assert!(out.contains("slowest"), "{out}");
+
+    let text = read(&results);
+    let rows: Vec<&str> = text.lines().collect();
+    assert_eq!(rows[0], "onnx,vnnlib,result,seconds,expected,agrees");
+    assert_eq!(rows.len(), 3, "{text}");
+    assert!(rows[1].starts_with("missing.onnx,"), "{text}");
+    assert!(rows[1].contains(",error,"), "{text}");
+    assert!(
+        rows[1].ends_with(",unsat,"),
+        "no verdict, no agreement: {text}"
+    );
+}
+
+#[test]
+fn vnncomp_reads_a_csv_without_header() {
+    let dir = tempdir();
+    std::fs::copy(example("models/xor.onnx"), dir.path().join("xor.onnx"))
+        .expect("the model is copied");
+    std::fs::copy(
+        example("properties/xor_low.vnnlib"),
+        dir.path().join("low.vnnlib"),
+    )
+    .expect("the property is copied");
+    let csv = dir.path().join("instances.csv");
+    write(&csv, "xor.onnx,low.vnnlib,20\n");
+    let o = axiom(&["vnncomp", p(&csv), "--timeout-cap", "5"]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains(" of 1\n"), "{out}");
+    assert_eq!(summary_count(&out, "error"), Some(0), "{out}\n{err}");
+    assert!(err.contains("[1/1] xor low: "), "{err}");
+}
+
+#[test]
+fn vnncomp_refuses_to_overwrite_its_output() {
+    let dir = tempdir();
+    let csv = dir.path().join("instances.csv");
+    write(
+        &csv,
+        &format!(
+            "{},{},10\n",
+            example("models/xor.onnx"),
+            example("properties/xor_low.vnnlib")
+        ),
+    );
+    let results = dir.path().join("results.csv");
+    write(&results, "keep me\n");
+    let o = axiom(&["vnncomp", p(&csv), "--out", p(&results)]);
+    assert_bad_input(&o, &["results.csv", "--force"]);
+    assert_eq!(read(&results), "keep me\n");
+
+    let o = axiom(&["vnncomp", p(&csv), "--out", p(&results), "--force"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(read(&results).starts_with("onnx,vnnlib,result,seconds,expected,agrees\n"));
+}
+
+fn benchmarks() -> Option<PathBuf> {
+    let dir = std::env::var_os("AXIOM_BENCHMARKS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/benchmarks"))
+        });
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: benchmarks not found at {} (set AXIOM_BENCHMARKS)",
+            dir.display()
+        );
+        None
+    }
+}
+
+#[test]
+#[ignore = "needs the engine"]
+fn vnncomp_solves_the_tiny_set() {
+    let Some(dir) = benchmarks() else { return };
+    let csv = dir.join("tiny/instances.csv");
+    if !csv.exists() {
+        eprintln!("skipping: {} not found", csv.display());
+        return;
+    }
+    let out_dir = tempdir();
+    let results = out_dir.path().join("results.csv");
+    let o = axiom(&[
+        "vnncomp",
+        p(&csv),
+        "--timeout-cap",
+        "60",
+        "--out",
+        p(&results),
+    ]);
+    let (out, err) = (stdout(&o), stderr(&o));
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("solved   5 of 5"), "{out}\n{err}");
+    assert_eq!(summary_count(&out, "WRONG"), Some(0), "{out}");
+    let text = read(&results);
+    let rows: Vec<&str> = text.lines().skip(1).collect();
+    assert_eq!(rows.len(), 5, "{text}");
+    assert!(rows.iter().all(|r| r.ends_with(",yes")), "{text}");
+}
