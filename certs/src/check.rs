@@ -438,75 +438,66 @@ fn check_refutation(
             report.smt_refutations += 1;
             Ok(*disjunct)
         }
-        Refutation::Bound {
-            disjunct,
-            constraint,
-            ..
-        } => {
-            let Some(c) = disjuncts.get(*disjunct).and_then(|d| d.get(*constraint)) else {
-                return Err(format!("refutes with constraint {constraint} of disjunct {disjunct}, which does not exist"));
+        Refutation::Bound { disjunct, multipliers, .. } => {
+            let Some(constraints) = disjuncts.get(*disjunct) else {
+                return Err(format!("refutes disjunct {disjunct}, which does not exist"));
             };
+            if multipliers.len() != constraints.len()
+                || multipliers.iter().any(|m| !(m.is_finite() && *m >= 0.0))
+                || multipliers.iter().all(|m| *m == 0.0)
+            {
+                return Err(format!(
+                    "the multipliers of disjunct {disjunct} must be {} non-negative numbers, not all zero",
+                    constraints.len()
+                ));
+            }
             if lo.iter().chain(hi).any(|v| !v.is_finite()) {
                 return Err("a box bound is not finite".into());
             }
-            let bb = BoxBounds::new(
-                layers,
-                lo.iter().map(|&v| q(v)).collect(),
-                hi.iter().map(|&v| q(v)).collect(),
-            );
-            let n_out = bb.values.last().map_or(0, |v| v.0.len());
-            // The objective's coefficients are exact rationals; bound the
-            // dyadic part below and pay for the rest: c·y = c̃·y + (c - c̃)·y.
-            let out_bounds = &bb.values[layers.len()];
-            let mut coeffs = vec![Q::zero(); n_out];
-            let mut rest = c.expr.constant.clone();
-            for (var, coef) in &c.expr.terms {
-                let Var::Y(i) = var else {
-                    return Err(format!(
-                        "constraint {constraint} mentions {var}, not an output"
-                    ));
-                };
-                if *i >= n_out {
-                    return Err(format!(
-                        "constraint {constraint} mentions {var}, beyond the outputs"
-                    ));
+            // The combined left-hand side: Σ m_k (c_k · y + d_k), exactly.
+            let mut combined = std::collections::BTreeMap::<usize, BigRational>::new();
+            let mut constant = BigRational::from_integer(0.into());
+            let mut strict = false;
+            for (c, m) in constraints.iter().zip(multipliers) {
+                if *m == 0.0 {
+                    continue;
                 }
+                let m = q(*m).to_rational();
+                strict |= c.strict;
+                constant += &m * &c.expr.constant;
+                for (var, coef) in &c.expr.terms {
+                    let Var::Y(i) = var else {
+                        return Err(format!("disjunct {disjunct} mentions {var}, not an output"));
+                    };
+                    *combined.entry(*i).or_insert_with(|| BigRational::from_integer(0.into())) += &m * coef;
+                }
+            }
+            let bb = BoxBounds::new(layers, lo.iter().map(|&v| q(v)).collect(), hi.iter().map(|&v| q(v)).collect());
+            let out_bounds = &bb.values[layers.len()];
+            let n_out = out_bounds.0.len();
+            if combined.keys().any(|i| *i >= n_out) {
+                return Err(format!("disjunct {disjunct} mentions an output beyond the network's {n_out}"));
+            }
+            // Back-substitution needs dyadic coefficients: bound the dyadic
+            // part and pay for the rest exactly, c·y = c̃·y + (c - c̃)·y.
+            let mut coeffs = vec![Q::zero(); n_out];
+            let mut substituted = constant.clone();
+            let mut interval = constant;
+            for (i, coef) in &combined {
+                let (lo_y, hi_y) = (out_bounds.0[*i].to_rational(), out_bounds.1[*i].to_rational());
                 coeffs[*i] = Dyadic::from_rational(coef, PRECISION, false);
                 let diff = coef - coeffs[*i].to_rational();
-                let (lo_y, hi_y) = (
-                    out_bounds.0[*i].to_rational(),
-                    out_bounds.1[*i].to_rational(),
-                );
-                rest += if diff.is_positive() {
-                    diff * lo_y
-                } else {
-                    diff * hi_y
-                };
+                substituted += if diff.is_positive() { diff * &lo_y } else { diff * &hi_y };
+                interval += if coef.is_positive() { coef * lo_y } else { coef * hi_y };
             }
-            let substituted = bb.backward(layers.len(), coeffs).to_rational() + rest;
-            // The interval bound of the left-hand side, from the output's
-            // bounds; the larger of the two is the checker's bound.
-            let mut interval = c.expr.constant.clone();
-            for (var, coef) in &c.expr.terms {
-                if let Var::Y(i) = var {
-                    let (lo_y, hi_y) = (&out_bounds.0[*i], &out_bounds.1[*i]);
-                    interval += coef
-                        * if coef.is_positive() {
-                            lo_y.to_rational()
-                        } else {
-                            hi_y.to_rational()
-                        };
-                }
-            }
+            substituted += bb.backward(layers.len(), coeffs).to_rational();
+            // The checker's bound: the larger of back-substitution and the
+            // interval bound of the output.
             let lower = substituted.max(interval);
-            let ok = if c.strict {
-                !lower.is_negative()
-            } else {
-                lower.is_positive()
-            };
+            let ok = if strict { !lower.is_negative() } else { lower.is_positive() };
             if !ok {
                 return Err(format!(
-                    "the exact bound of constraint {constraint} of disjunct {disjunct} is {} (about {:e}), not above 0",
+                    "the exact bound of the combination {multipliers:?} of disjunct {disjunct} is {} (about {:e}), not above 0",
                     lower,
                     num_traits::ToPrimitive::to_f64(&lower).unwrap_or(f64::NAN)
                 ));

@@ -84,14 +84,17 @@ pub struct LeafProof {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refutation {
     /// Linear bound propagation (CROWN with the adaptive lower slope and the
-    /// triangle upper relaxation for ReLU) shows that constraint
-    /// `constraint` of disjunct `disjunct` is violated everywhere on the box:
-    /// its left-hand side has a lower bound above 0 (at or above 0 for a
-    /// strict constraint). `lower_bound` is the sound float bound the engine
-    /// found; the exact checker re-derives its own.
+    /// triangle upper relaxation for ReLU, or interval bounds, whichever is
+    /// tighter) shows that a non-negative combination of the disjunct's
+    /// constraints, `Σ multipliers[k] · lhs_k`, is above 0 everywhere on the
+    /// box (at or above 0 when a constraint with a positive multiplier is
+    /// strict). Since the disjunct needs every `lhs_k <= 0`, it cannot hold
+    /// there. `multipliers` has one entry per constraint of the disjunct;
+    /// `lower_bound` is the sound float bound the engine found; the exact
+    /// checker re-derives its own.
     Bound {
         disjunct: usize,
-        constraint: usize,
+        multipliers: Vec<f64>,
         lower_bound: f64,
     },
     /// An exact SMT encoding of the box and the disjunct was unsatisfiable;

@@ -31,8 +31,10 @@ use crate::verdict::{
 const CHUNK: usize = 32;
 /// A box is not split further once it is this deep.
 const MAX_DEPTH: u32 = 400;
-/// How often (in batches) the search attacks the most violated open box.
-const ATTACK_EVERY: u64 = 16;
+/// How often (in batches) the search runs an attack (a few milliseconds each).
+const ATTACK_EVERY: u64 = 4;
+/// Attacks (different seeds) on each case's whole box before the search.
+const INITIAL_ATTACKS: u64 = 4;
 
 /// One open box.
 #[derive(Debug, Clone)]
@@ -114,9 +116,11 @@ pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verd
     // Falsification first: cheap, and it settles most `sat` instances.
     if options.attack {
         for case in &problem.cases {
-            if let Some(cex) =
-                search.attack(case, &case.lower, &case.upper, options.seed, &mut stats)
-            {
+            let found = (0..INITIAL_ATTACKS).find_map(|round| {
+                let seed = options.seed.wrapping_add(round.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                search.attack(case, &case.lower, &case.upper, seed, &mut stats)
+            });
+            if let Some(cex) = found {
                 stats.seconds = start.elapsed().as_secs_f64();
                 return (
                     Verdict::Disproved {
@@ -217,16 +221,22 @@ impl Search<'_> {
 
     fn case(&self, case: &Case, stats: &mut Stats) -> CaseOutcome {
         let net = &self.problem.net;
-        // All constraints of all disjuncts, as objective rows.
+        // The objective rows: every constraint of every disjunct, and, for
+        // conjunctions, sums of two and of all constraints (a disjunct is
+        // refuted when any non-negative combination of its constraints is
+        // positive on the box).
         let n_out = net.output_dim();
-        let mut row_of = Vec::new(); // (disjunct, constraint) per row
-        let mut rows = Vec::new();
-        for (d, disj) in case.disjuncts.iter().enumerate() {
-            for (k, c) in disj.constraints.iter().enumerate() {
-                row_of.push((d, k));
-                rows.extend_from_slice(&c.coeffs);
-            }
-        }
+        let row_info: Vec<ObjectiveRow> = case
+            .disjuncts
+            .iter()
+            .enumerate()
+            .flat_map(|(d, disj)| {
+                combinations(disj.constraints.len())
+                    .into_iter()
+                    .map(move |m| ObjectiveRow::new(d, &disj.constraints, m))
+            })
+            .collect();
+        let rows: Vec<f64> = row_info.iter().flat_map(|r| r.coeffs.iter().copied()).collect();
         if case.disjuncts.is_empty() {
             // The output condition is `false`: nothing is unsafe.
             return CaseOutcome::Proved(ProofNode::Leaf(LeafProof {
@@ -251,7 +261,8 @@ impl Search<'_> {
             };
         }
         let objectives = Objectives {
-            rows: Array2::from_shape_vec((row_of.len(), n_out), rows).expect("rows are n_out wide"),
+            rows: Array2::from_shape_vec((row_info.len(), n_out), rows)
+                .expect("every row has n_out coefficients"),
         };
         let mut tree = vec![TreeNode::Open];
         let mut heap = BinaryHeap::new();
@@ -271,20 +282,25 @@ impl Search<'_> {
             let take = self.options.batch_size.max(1).min(heap.len());
             let batch: Vec<OpenBox> = (0..take).filter_map(|_| heap.pop()).collect();
             if batches % ATTACK_EVERY == ATTACK_EVERY - 1 && self.options.attack {
-                let worst = &batch[0];
-                if let Some(cex) = self.attack(
-                    case,
-                    &worst.lower,
-                    &worst.upper,
-                    self.options.seed ^ batches,
-                    stats,
-                ) {
+                // Alternate: the most violated open box, then the whole case
+                // box again with a fresh seed (counterexamples in tiny
+                // regions of large boxes need many restarts).
+                let round = batches / ATTACK_EVERY;
+                let (lower, upper) = if round % 2 == 0 {
+                    (&batch[0].lower, &batch[0].upper)
+                } else {
+                    (&case.lower, &case.upper)
+                };
+                let seed = self.options.seed ^ batches.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                if let Some(cex) = self.attack(case, lower, upper, seed, stats) {
                     return CaseOutcome::Disproved(cex);
                 }
             }
             batches += 1;
             let bounds = bound_chunks(net, &batch, &objectives);
             stats.boxes_bounded += batch.len() as u64;
+            // The open box whose sampled points came closest to violating.
+            let mut promising: Option<(f64, Vec<f64>, Vec<f64>)> = None;
             for (item, (bb, row)) in batch.into_iter().zip(bounds) {
                 stats.max_depth = stats.max_depth.max(item.depth);
                 let out_mag: Vec<f64> = {
@@ -293,12 +309,11 @@ impl Search<'_> {
                         .map(|i| out.lower[[row, i]].abs().max(out.upper[[row, i]].abs()))
                         .collect()
                 };
-                // The sound lower bound of each constraint's left-hand side.
+                // The sound lower bound of each row's left-hand side.
                 let lhs_lower = |r: usize| -> f64 {
-                    let (d, k) = row_of[r];
-                    let c = &case.disjuncts[d].constraints[k];
-                    let err: f64 = c.coeff_err.iter().zip(&out_mag).map(|(e, m)| e * m).sum();
-                    let v = bb.objective_lower[[row, r]] + c.constant_down - err * (1.0 + 1e-10);
+                    let info = &row_info[r];
+                    let err: f64 = info.err.iter().zip(&out_mag).map(|(e, m)| e * m).sum();
+                    let v = bb.objective_lower[[row, r]] + info.constant_down - err * (1.0 + 1e-10);
                     // Two additions: one ulp down each covers their rounding.
                     if v.is_nan() {
                         f64::NEG_INFINITY
@@ -311,21 +326,15 @@ impl Search<'_> {
                 let mut score = f64::INFINITY;
                 let mut best_rows = Vec::new();
                 for &d in &item.open {
-                    let disj = &case.disjuncts[d];
-                    // (row, bound) of the constraint closest to refutation.
+                    // (row, bound) of the row closest to refutation.
                     let mut best: Option<(usize, f64)> = None;
                     let mut refuted = false;
-                    for r in (0..row_of.len()).filter(|&r| row_of[r].0 == d) {
+                    for r in (0..row_info.len()).filter(|&r| row_info[r].disjunct == d) {
                         let lb = lhs_lower(r);
-                        let constraint = row_of[r].1;
-                        if if disj.constraints[constraint].strict {
-                            lb >= 0.0
-                        } else {
-                            lb > 0.0
-                        } {
+                        if if row_info[r].strict { lb >= 0.0 } else { lb > 0.0 } {
                             refutations.push(Refutation::Bound {
                                 disjunct: d,
-                                constraint,
+                                multipliers: row_info[r].multipliers.clone(),
                                 lower_bound: lb,
                             });
                             refuted = true;
@@ -348,18 +357,35 @@ impl Search<'_> {
                     tree[item.node] = TreeNode::Leaf(LeafProof { refutations });
                     continue;
                 }
-                // Cheap falsification: the box centre.
+                // Cheap falsification: the box centre, and for each open
+                // disjunct the corner that minimises its best linear bound
+                // (where the bound says a violation is likeliest).
                 let centre: Vec<f64> = item
                     .lower
                     .iter()
                     .zip(&item.upper)
                     .map(|(l, u)| l + (u - l) / 2.0)
                     .collect();
-                let y = net.eval(&centre);
-                let (m, _) = attack::margin(&y, &case.disjuncts);
-                if m <= 0.0 {
-                    if let Some(cex) = self.recheck(case, &centre) {
-                        return CaseOutcome::Disproved(cex);
+                let corners = best_rows.iter().map(|&r| {
+                    (0..item.lower.len())
+                        .map(|i| {
+                            if bb.input_coeffs[[row, r, i]] >= 0.0 {
+                                item.lower[i]
+                            } else {
+                                item.upper[i]
+                            }
+                        })
+                        .collect::<Vec<f64>>()
+                });
+                for point in std::iter::once(centre).chain(corners) {
+                    let (m, _) = attack::margin(&net.eval(&point), &case.disjuncts);
+                    if m <= 0.0 {
+                        if let Some(cex) = self.recheck(case, &point) {
+                            return CaseOutcome::Disproved(cex);
+                        }
+                    }
+                    if promising.as_ref().is_none_or(|(best, _, _)| m < *best) {
+                        promising = Some((m, item.lower.clone(), item.upper.clone()));
                     }
                 }
                 // Split on the dimension with the largest smear: width times
@@ -430,8 +456,86 @@ impl Search<'_> {
                 heap.push(lo_child);
                 heap.push(hi_child);
             }
+            if let (true, Some((_, lower, upper))) = (self.options.attack, promising) {
+                let seed = self.options.seed ^ batches.wrapping_mul(0x2545_f491_4f6c_dd1d);
+                if let Some(cex) = self.attack(case, &lower, &upper, seed, stats) {
+                    return CaseOutcome::Disproved(cex);
+                }
+            }
         }
         CaseOutcome::Proved(build_tree(&mut tree, 0))
+    }
+}
+
+/// Multipliers to try for a conjunction of `k` constraints: each constraint
+/// alone, then (for `k >= 2`) every pair and all of them, with weight 1.
+fn combinations(k: usize) -> Vec<Vec<f64>> {
+    let mut out: Vec<Vec<f64>> = (0..k)
+        .map(|i| (0..k).map(|j| if i == j { 1.0 } else { 0.0 }).collect())
+        .collect();
+    if k >= 2 {
+        for a in 0..k {
+            for b in a + 1..k {
+                out.push((0..k).map(|j| if j == a || j == b { 1.0 } else { 0.0 }).collect());
+            }
+        }
+        if k > 2 {
+            out.push(vec![1.0; k]);
+        }
+    }
+    out
+}
+
+/// One objective row: `Σ multipliers[k] · lhs_k` of a disjunct's
+/// constraints, with f64 coefficients and a bound on their error.
+struct ObjectiveRow {
+    disjunct: usize,
+    multipliers: Vec<f64>,
+    coeffs: Vec<f64>,
+    /// Per output, an upper bound on `|exact coefficient - coeffs|`.
+    err: Vec<f64>,
+    /// The exact constant, rounded down.
+    constant_down: f64,
+    /// Whether a constraint with a positive multiplier is strict.
+    strict: bool,
+}
+
+impl ObjectiveRow {
+    fn new(disjunct: usize, constraints: &[crate::problem::OutputConstraint], multipliers: Vec<f64>) -> Self {
+        let n_out = constraints.first().map_or(0, |c| c.coeffs.len());
+        let mut coeffs = vec![0.0; n_out];
+        let mut abs = vec![0.0; n_out];
+        let mut err = vec![0.0; n_out];
+        let mut constant_down = 0.0f64;
+        let mut strict = false;
+        let mut terms = 0usize;
+        for (c, &m) in constraints.iter().zip(&multipliers) {
+            if m == 0.0 {
+                continue;
+            }
+            terms += 1;
+            strict |= c.strict;
+            for i in 0..n_out {
+                coeffs[i] += m * c.coeffs[i];
+                abs[i] += (m * c.coeffs[i]).abs();
+                err[i] += m * c.coeff_err[i];
+            }
+            constant_down = (constant_down + m * c.constant_down).next_down().next_down();
+        }
+        // The multipliers are 0 or 1, so each product is exact; the sums
+        // round, by at most γ(terms) Σ|terms|.
+        let g = (terms as f64 + 2.0) * f64::EPSILON;
+        for i in 0..n_out {
+            err[i] = (err[i] + g * abs[i]) * (1.0 + 1e-10);
+        }
+        ObjectiveRow {
+            disjunct,
+            multipliers,
+            coeffs,
+            err,
+            constant_down,
+            strict,
+        }
     }
 }
 
