@@ -1,6 +1,6 @@
 //! End-to-end tests of `axiom verify` and `axiom vnncomp`: argument
-//! handling, instances files, result files, summaries and exit codes. The
-//! tests that need real verdicts are marked `#[ignore = "needs the engine"]`.
+//! handling, instances files, result files, summaries and exit codes, and the
+//! engine end to end on the bundled examples and the shared tiny set.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -235,7 +235,7 @@ fn verify_overwrites_only_empty_result_files_without_force() {
 }
 
 #[test]
-#[ignore = "needs the engine"]
+
 fn verify_proves_xor_low() {
     let o = axiom(&[
         "verify",
@@ -249,7 +249,7 @@ fn verify_proves_xor_low() {
 }
 
 #[test]
-#[ignore = "needs the engine"]
+
 fn verify_finds_a_counterexample_near_one_zero() {
     let dir = tempdir();
     let property = dir.path().join("xor_high.vnnlib");
@@ -425,7 +425,7 @@ fn benchmarks() -> Option<PathBuf> {
 }
 
 #[test]
-#[ignore = "needs the engine"]
+
 fn vnncomp_solves_the_tiny_set() {
     let Some(dir) = benchmarks() else { return };
     let csv = dir.join("tiny/instances.csv");

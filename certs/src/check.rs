@@ -30,6 +30,8 @@ use axiom_core::spec::{Constraint, Property, Var};
 use num_rational::BigRational;
 use num_traits::Signed;
 
+use rayon::prelude::*;
+
 use crate::dyadic::Dyadic;
 use crate::evidence::{Counterexample, Evidence, ProofNode, Refutation};
 
@@ -342,6 +344,7 @@ pub fn check_proof(
         );
     }
     let mut report = CheckReport::default();
+    let mut tasks = Vec::new();
     for (ci, case) in property.cases.iter().enumerate() {
         let place = format!("case {ci}");
         let Some(proof) = evidence.cases.iter().find(|p| p.case == ci) else {
@@ -363,7 +366,8 @@ pub fn check_proof(
             }
         }
         // Depth-first over the tree with the box and the disjuncts refuted
-        // by ancestors.
+        // by ancestors: the structure (coverage of every leaf) is checked
+        // here, the refutations' bounds afterwards, in parallel.
         let mut stack = vec![(
             &proof.root,
             proof.lower.clone(),
@@ -378,12 +382,25 @@ pub fn check_proof(
                 ProofNode::Leaf(leaf) => &leaf.refutations,
             };
             for r in refutations {
-                let d = check_refutation(&layers, case.output.as_slice(), &lo, &hi, r, &mut report)
-                    .map_err(|reason| CheckError {
-                        place: here(),
-                        reason,
-                    })?;
+                let d = match r {
+                    Refutation::Bound { disjunct, .. } | Refutation::Smt { disjunct, .. } => {
+                        *disjunct
+                    }
+                };
+                if d >= done.len() {
+                    return fail(
+                        here(),
+                        format!("refutes disjunct {d}, which does not exist"),
+                    );
+                }
                 done[d] = true;
+                tasks.push(Task {
+                    case: ci,
+                    place: here(),
+                    lo: lo.clone(),
+                    hi: hi.clone(),
+                    refutation: r,
+                });
             }
             match node {
                 ProofNode::Split {
@@ -418,27 +435,63 @@ pub fn check_proof(
             }
         }
     }
+    let outcomes: Vec<Result<Checked, CheckError>> = tasks
+        .par_iter()
+        .map(|t| {
+            check_refutation(
+                &layers,
+                &property.cases[t.case].output,
+                &t.lo,
+                &t.hi,
+                t.refutation,
+            )
+            .map_err(|reason| CheckError {
+                place: t.place.clone(),
+                reason,
+            })
+        })
+        .collect();
+    for outcome in outcomes {
+        match outcome? {
+            Checked::Bound => report.bound_refutations += 1,
+            Checked::Smt => report.smt_refutations += 1,
+        }
+    }
     Ok(report)
 }
 
-/// Checks one refutation on the box `[lo, hi]`; returns its disjunct.
+/// One refutation to check, on its node's box.
+struct Task<'a> {
+    case: usize,
+    place: String,
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+    refutation: &'a Refutation,
+}
+
+/// How a refutation was checked.
+enum Checked {
+    /// Re-derived exactly.
+    Bound,
+    /// Trusted to the SMT solver.
+    Smt,
+}
+
+/// Checks one refutation on the box `[lo, hi]`.
 fn check_refutation(
     layers: &[ExactLayer],
     disjuncts: &[Vec<Constraint>],
     lo: &[f64],
     hi: &[f64],
     r: &Refutation,
-    report: &mut CheckReport,
-) -> Result<usize, String> {
+) -> Result<Checked, String> {
     match r {
-        Refutation::Smt { disjunct, .. } => {
-            if *disjunct >= disjuncts.len() {
-                return Err(format!("refutes disjunct {disjunct}, which does not exist"));
-            }
-            report.smt_refutations += 1;
-            Ok(*disjunct)
-        }
-        Refutation::Bound { disjunct, multipliers, .. } => {
+        Refutation::Smt { .. } => Ok(Checked::Smt),
+        Refutation::Bound {
+            disjunct,
+            multipliers,
+            ..
+        } => {
             let Some(constraints) = disjuncts.get(*disjunct) else {
                 return Err(format!("refutes disjunct {disjunct}, which does not exist"));
             };
@@ -469,14 +522,22 @@ fn check_refutation(
                     let Var::Y(i) = var else {
                         return Err(format!("disjunct {disjunct} mentions {var}, not an output"));
                     };
-                    *combined.entry(*i).or_insert_with(|| BigRational::from_integer(0.into())) += &m * coef;
+                    *combined
+                        .entry(*i)
+                        .or_insert_with(|| BigRational::from_integer(0.into())) += &m * coef;
                 }
             }
-            let bb = BoxBounds::new(layers, lo.iter().map(|&v| q(v)).collect(), hi.iter().map(|&v| q(v)).collect());
+            let bb = BoxBounds::new(
+                layers,
+                lo.iter().map(|&v| q(v)).collect(),
+                hi.iter().map(|&v| q(v)).collect(),
+            );
             let out_bounds = &bb.values[layers.len()];
             let n_out = out_bounds.0.len();
             if combined.keys().any(|i| *i >= n_out) {
-                return Err(format!("disjunct {disjunct} mentions an output beyond the network's {n_out}"));
+                return Err(format!(
+                    "disjunct {disjunct} mentions an output beyond the network's {n_out}"
+                ));
             }
             // Back-substitution needs dyadic coefficients: bound the dyadic
             // part and pay for the rest exactly, c·y = c̃·y + (c - c̃)·y.
@@ -484,17 +545,32 @@ fn check_refutation(
             let mut substituted = constant.clone();
             let mut interval = constant;
             for (i, coef) in &combined {
-                let (lo_y, hi_y) = (out_bounds.0[*i].to_rational(), out_bounds.1[*i].to_rational());
+                let (lo_y, hi_y) = (
+                    out_bounds.0[*i].to_rational(),
+                    out_bounds.1[*i].to_rational(),
+                );
                 coeffs[*i] = Dyadic::from_rational(coef, PRECISION, false);
                 let diff = coef - coeffs[*i].to_rational();
-                substituted += if diff.is_positive() { diff * &lo_y } else { diff * &hi_y };
-                interval += if coef.is_positive() { coef * lo_y } else { coef * hi_y };
+                substituted += if diff.is_positive() {
+                    diff * &lo_y
+                } else {
+                    diff * &hi_y
+                };
+                interval += if coef.is_positive() {
+                    coef * lo_y
+                } else {
+                    coef * hi_y
+                };
             }
             substituted += bb.backward(layers.len(), coeffs).to_rational();
             // The checker's bound: the larger of back-substitution and the
             // interval bound of the output.
             let lower = substituted.max(interval);
-            let ok = if strict { !lower.is_negative() } else { lower.is_positive() };
+            let ok = if strict {
+                !lower.is_negative()
+            } else {
+                lower.is_positive()
+            };
             if !ok {
                 return Err(format!(
                     "the exact bound of the combination {multipliers:?} of disjunct {disjunct} is {} (about {:e}), not above 0",
@@ -502,8 +578,7 @@ fn check_refutation(
                     num_traits::ToPrimitive::to_f64(&lower).unwrap_or(f64::NAN)
                 ));
             }
-            report.bound_refutations += 1;
-            Ok(*disjunct)
+            Ok(Checked::Bound)
         }
     }
 }

@@ -4,10 +4,12 @@
 //! boxes (most violated first), bounds them in batches (rayon across chunks,
 //! one GEMM per layer per chunk), closes a box when every disjunct of the
 //! output condition is refuted on it, looks for counterexamples at the boxes
-//! it cannot close, and splits the rest on the input dimension with the
-//! largest smear (box width times the magnitude of the bound's input
-//! coefficient). Results are deterministic for the same options: batches are
-//! formed in queue order and processed in order.
+//! it cannot close (box centres, bound-guided corners, PGD on the most
+//! promising box, fresh-seed attacks on the whole region), hands small boxes
+//! with few unstable ReLUs to Z3, and splits the rest on the input dimension
+//! with the largest smear (box width times a bound on the objective's
+//! gradient). Results are deterministic for the same options (Z3 timeouts
+//! aside): batches are formed in queue order and processed in order.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -22,9 +24,10 @@ use rayon::prelude::*;
 use crate::attack::{self, AttackOptions};
 use crate::bounds::{bound_batch, BatchBounds, Method, Objectives};
 use crate::problem::{recheck_counterexample, Case, Problem};
+use crate::smt;
 use crate::verdict::{
-    CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation, Stats, UnknownReason,
-    Verdict, VerifyOptions,
+    CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation, SplitStrategy, Stats,
+    UnknownReason, Verdict, VerifyOptions,
 };
 
 /// Boxes bounded per rayon task.
@@ -35,6 +38,12 @@ const MAX_DEPTH: u32 = 400;
 const ATTACK_EVERY: u64 = 4;
 /// Attacks (different seeds) on each case's whole box before the search.
 const INITIAL_ATTACKS: u64 = 4;
+/// Z3 is asked about a box only this deep or deeper...
+const SMT_MIN_DEPTH: u32 = 10;
+/// ... with at most this many unstable ReLUs ...
+const SMT_MAX_UNSTABLE: usize = 12;
+/// ... for at most this long per disjunct.
+const SMT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One open box.
 #[derive(Debug, Clone)]
@@ -95,6 +104,16 @@ enum CaseOutcome {
 pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verdict, Stats) {
     let start = Instant::now();
     let mut stats = Stats::default();
+    if options.split == SplitStrategy::Relu {
+        return (
+            Verdict::Unknown {
+                reason: UnknownReason::Unsupported(
+                    "ReLU splitting is not implemented yet; use input splitting".into(),
+                ),
+            },
+            stats,
+        );
+    }
     let problem = match Problem::new(graph, property) {
         Ok(p) => p,
         Err(e) => {
@@ -117,7 +136,9 @@ pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verd
     if options.attack {
         for case in &problem.cases {
             let found = (0..INITIAL_ATTACKS).find_map(|round| {
-                let seed = options.seed.wrapping_add(round.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                let seed = options
+                    .seed
+                    .wrapping_add(round.wrapping_mul(0x9e37_79b9_7f4a_7c15));
                 search.attack(case, &case.lower, &case.upper, seed, &mut stats)
             });
             if let Some(cex) = found {
@@ -172,7 +193,80 @@ struct Search<'a> {
     start: Instant,
 }
 
+/// What Z3 made of a box.
+enum SmtLeaf {
+    /// Every open disjunct is unsatisfiable on the box.
+    Closed(Vec<Refutation>),
+    Counterexample(Counterexample),
+    /// Some disjunct is undecided (timeout) or its model failed the re-check.
+    Open,
+}
+
+/// The number of ReLUs whose input bounds straddle 0 on box `row`.
+fn unstable_relus(net: &crate::Network, bb: &BatchBounds, row: usize) -> usize {
+    net.layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l, crate::Layer::Relu))
+        .map(|(k, _)| {
+            let pre = &bb.values[k];
+            (0..pre.lower.ncols())
+                .filter(|&t| pre.lower[[row, t]] < 0.0 && pre.upper[[row, t]] > 0.0)
+                .count()
+        })
+        .sum()
+}
+
 impl Search<'_> {
+    /// Asks Z3 about every open disjunct of a box, with the engine's sound
+    /// bounds fixing the stable ReLUs.
+    fn smt_leaf(
+        &self,
+        case: &Case,
+        item: &OpenBox,
+        bb: &BatchBounds,
+        row: usize,
+        open: &[usize],
+        stats: &mut Stats,
+    ) -> SmtLeaf {
+        let net = &self.problem.net;
+        let spec = &self.property.cases[case.index];
+        let relu_bounds: Vec<(Vec<f64>, Vec<f64>)> = (0..net.layers.len())
+            .map(|k| {
+                (
+                    bb.values[k].lower.row(row).to_vec(),
+                    bb.values[k].upper.row(row).to_vec(),
+                )
+            })
+            .collect();
+        let mut refutations = Vec::new();
+        for &d in open {
+            let query = smt::SmtQuery {
+                net,
+                lower: &item.lower,
+                upper: &item.upper,
+                input_constraints: &spec.input_constraints,
+                disjunct: &spec.output[d],
+                relu_bounds: Some(&relu_bounds),
+            };
+            stats.smt_calls += 1;
+            match smt::solve(&query, Some(SMT_TIMEOUT), self.options.cancel.as_deref()) {
+                smt::SmtOutcome::Unsat => refutations.push(Refutation::Smt {
+                    disjunct: d,
+                    query: smt::to_smtlib(&query),
+                }),
+                smt::SmtOutcome::Sat(x) => {
+                    return match self.recheck(case, &x) {
+                        Some(cex) => SmtLeaf::Counterexample(cex),
+                        None => SmtLeaf::Open,
+                    }
+                }
+                smt::SmtOutcome::Unknown(_) => return SmtLeaf::Open,
+            }
+        }
+        SmtLeaf::Closed(refutations)
+    }
+
     fn out_of_time(&self) -> Option<UnknownReason> {
         if let Some(cancel) = &self.options.cancel {
             if cancel.load(AtomicOrdering::Relaxed) {
@@ -236,7 +330,10 @@ impl Search<'_> {
                     .map(move |m| ObjectiveRow::new(d, &disj.constraints, m))
             })
             .collect();
-        let rows: Vec<f64> = row_info.iter().flat_map(|r| r.coeffs.iter().copied()).collect();
+        let rows: Vec<f64> = row_info
+            .iter()
+            .flat_map(|r| r.coeffs.iter().copied())
+            .collect();
         if case.disjuncts.is_empty() {
             // The output condition is `false`: nothing is unsafe.
             return CaseOutcome::Proved(ProofNode::Leaf(LeafProof {
@@ -331,7 +428,11 @@ impl Search<'_> {
                     let mut refuted = false;
                     for r in (0..row_info.len()).filter(|&r| row_info[r].disjunct == d) {
                         let lb = lhs_lower(r);
-                        if if row_info[r].strict { lb >= 0.0 } else { lb > 0.0 } {
+                        if if row_info[r].strict {
+                            lb >= 0.0
+                        } else {
+                            lb > 0.0
+                        } {
                             refutations.push(Refutation::Bound {
                                 disjunct: d,
                                 multipliers: row_info[r].multipliers.clone(),
@@ -356,6 +457,23 @@ impl Search<'_> {
                     stats.leaves += 1;
                     tree[item.node] = TreeNode::Leaf(LeafProof { refutations });
                     continue;
+                }
+                // A small, stubborn box with few unstable ReLUs: let Z3
+                // decide its open disjuncts exactly.
+                if self.options.smt_leaves
+                    && item.depth >= SMT_MIN_DEPTH
+                    && unstable_relus(net, &bb, row) <= SMT_MAX_UNSTABLE
+                {
+                    match self.smt_leaf(case, &item, &bb, row, &remaining, stats) {
+                        SmtLeaf::Closed(smt_refutations) => {
+                            refutations.extend(smt_refutations);
+                            stats.leaves += 1;
+                            tree[item.node] = TreeNode::Leaf(LeafProof { refutations });
+                            continue;
+                        }
+                        SmtLeaf::Counterexample(cex) => return CaseOutcome::Disproved(cex),
+                        SmtLeaf::Open => {}
+                    }
                 }
                 // Cheap falsification: the box centre, and for each open
                 // disjunct the corner that minimises its best linear bound
@@ -476,7 +594,11 @@ fn combinations(k: usize) -> Vec<Vec<f64>> {
     if k >= 2 {
         for a in 0..k {
             for b in a + 1..k {
-                out.push((0..k).map(|j| if j == a || j == b { 1.0 } else { 0.0 }).collect());
+                out.push(
+                    (0..k)
+                        .map(|j| if j == a || j == b { 1.0 } else { 0.0 })
+                        .collect(),
+                );
             }
         }
         if k > 2 {
@@ -501,7 +623,11 @@ struct ObjectiveRow {
 }
 
 impl ObjectiveRow {
-    fn new(disjunct: usize, constraints: &[crate::problem::OutputConstraint], multipliers: Vec<f64>) -> Self {
+    fn new(
+        disjunct: usize,
+        constraints: &[crate::problem::OutputConstraint],
+        multipliers: Vec<f64>,
+    ) -> Self {
         let n_out = constraints.first().map_or(0, |c| c.coeffs.len());
         let mut coeffs = vec![0.0; n_out];
         let mut abs = vec![0.0; n_out];
@@ -520,7 +646,9 @@ impl ObjectiveRow {
                 abs[i] += (m * c.coeffs[i]).abs();
                 err[i] += m * c.coeff_err[i];
             }
-            constant_down = (constant_down + m * c.constant_down).next_down().next_down();
+            constant_down = (constant_down + m * c.constant_down)
+                .next_down()
+                .next_down();
         }
         // The multipliers are 0 or 1, so each product is exact; the sums
         // round, by at most γ(terms) Σ|terms|.
