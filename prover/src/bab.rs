@@ -40,8 +40,9 @@ const ATTACK_EVERY: u64 = 4;
 const INITIAL_ATTACKS: u64 = 4;
 /// Z3 is asked about a box only this deep or deeper...
 const SMT_MIN_DEPTH: u32 = 10;
-/// ... with at most this many unstable ReLUs ...
-const SMT_MAX_UNSTABLE: usize = 12;
+/// ... with at most this many unstable ReLUs (Z3 4.8 takes seconds on
+/// ACAS Xu boxes with a dozen) ...
+const SMT_MAX_UNSTABLE: usize = 4;
 /// ... for at most this long per disjunct.
 const SMT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -250,7 +251,10 @@ impl Search<'_> {
                 relu_bounds: Some(&relu_bounds),
             };
             stats.smt_calls += 1;
-            match smt::solve(&query, Some(SMT_TIMEOUT), self.options.cancel.as_deref()) {
+            let left = self.options.timeout.map_or(SMT_TIMEOUT, |t| {
+                t.saturating_sub(self.start.elapsed()).min(SMT_TIMEOUT)
+            });
+            match smt::solve(&query, Some(left), self.options.cancel.as_deref()) {
                 smt::SmtOutcome::Unsat => refutations.push(Refutation::Smt {
                     disjunct: d,
                     query: smt::to_smtlib(&query),
@@ -539,10 +543,22 @@ impl Search<'_> {
                     (l < mid && mid < u).then_some((i, mid))
                 });
                 let Some((dim, at)) = split.filter(|_| item.depth < MAX_DEPTH) else {
-                    return CaseOutcome::Unknown(UnknownReason::Incomplete(format!(
-                        "a box of depth {} could not be refuted or split further",
-                        item.depth
-                    )));
+                    // Splitting is exhausted: Z3 is the complete fallback.
+                    match self.smt_leaf(case, &item, &bb, row, &remaining, stats) {
+                        SmtLeaf::Closed(smt_refutations) => {
+                            refutations.extend(smt_refutations);
+                            stats.leaves += 1;
+                            tree[item.node] = TreeNode::Leaf(LeafProof { refutations });
+                            continue;
+                        }
+                        SmtLeaf::Counterexample(cex) => return CaseOutcome::Disproved(cex),
+                        SmtLeaf::Open => {
+                            return CaseOutcome::Unknown(UnknownReason::Incomplete(format!(
+                                "a box of depth {} could not be refuted, split further or decided by Z3",
+                                item.depth
+                            )))
+                        }
+                    }
                 };
                 let ids = [tree.len(), tree.len() + 1];
                 tree.push(TreeNode::Open);

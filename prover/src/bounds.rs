@@ -34,7 +34,7 @@
 //!
 //! Any NaN or infinity makes a bound `-inf`/`+inf`, which proves nothing.
 
-use ndarray::{s, Array2, Array3, ArrayView2, Axis};
+use ndarray::{s, Array2, Array3, ArrayView2};
 
 use crate::network::{sigmoid, Layer, Network};
 
@@ -452,29 +452,38 @@ fn crown_backward(
                 let g = gamma(n + 1);
                 // slack += γ · |A| (|W| M + |b|), M the magnitude of v_j.
                 let mag = values[j].magnitude();
-                let q = mag.dot(&w.mapv(f64::abs).t()) * (1.0 + 2.0 * gamma(w.ncols()))
-                    + b.mapv(f64::abs);
+                let q = (mag.dot(&w.mapv(f64::abs).t()) * (1.0 + 2.0 * gamma(w.ncols()))
+                    + b.mapv(f64::abs))
+                .as_standard_layout()
+                .into_owned();
+                let a_s = a.as_slice().expect("A is in standard layout");
+                let q_s = q.as_slice().expect("q is in standard layout");
+                let b_s = b.as_slice().expect("biases are contiguous");
+                let (cst_s, slack_s) = (
+                    cst.as_slice_mut().expect("standard layout"),
+                    slack.as_slice_mut().expect("standard layout"),
+                );
+                let inflate = 1.0 + 2.0 * gamma(n);
                 for bi in 0..batch {
-                    let ab = a.index_axis(Axis(0), bi);
-                    let qb = q.row(bi);
+                    let qb = &q_s[bi * n..(bi + 1) * n];
                     for r in 0..m {
-                        let row = ab.row(r);
-                        let mut dot_b = 0.0;
-                        let mut dot_q = 0.0;
-                        for t in 0..n {
-                            dot_b += row[t] * b[t];
-                            dot_q += row[t].abs() * qb[t];
+                        let idx = bi * m + r;
+                        let row = &a_s[idx * n..(idx + 1) * n];
+                        let (mut dot_b, mut dot_q) = (0.0, 0.0);
+                        for ((&x, &bt), &qt) in row.iter().zip(b_s).zip(qb) {
+                            dot_b += x * bt;
+                            dot_q += x.abs() * qt;
                         }
-                        let c = cst[[bi, r]] + dot_b;
-                        slack[[bi, r]] += (g * dot_q) * (1.0 + 2.0 * gamma(n)) + U * c.abs();
-                        cst[[bi, r]] = c;
+                        let c = cst_s[idx] + dot_b;
+                        slack_s[idx] += (g * dot_q) * inflate + U * c.abs();
+                        cst_s[idx] = c;
                     }
                 }
                 // A <- A W as one GEMM over the whole batch.
                 let flat = a
                     .into_shape_with_order((batch * m, n))
                     .expect("A is in standard layout");
-                let next = flat.dot(w);
+                let next = flat.dot(w).as_standard_layout().into_owned();
                 a = next
                     .into_shape_with_order((batch, m, w.ncols()))
                     .expect("GEMM output is in standard layout");
@@ -482,47 +491,55 @@ fn crown_backward(
             act => {
                 let pre = &values[j];
                 let n = pre.lower.ncols();
+                let inflate = 1.0 + 2.0 * gamma(n);
+                // Per neuron of one box: slope, intercept, and the weight of
+                // the coefficient's rounding error (|z|'s bound when the
+                // slope is not 0 or 1, whose products are exact), for the
+                // lower line (used by λ >= 0) and the upper line (λ < 0).
+                let mut lo_line = vec![(0.0, 0.0, 0.0); n];
+                let mut up_line = vec![(0.0, 0.0, 0.0); n];
+                let a_s = a.as_slice_mut().expect("A is in standard layout");
                 for bi in 0..batch {
-                    let lines: Vec<(Line, Line)> = (0..n)
-                        .map(|t| {
-                            let (l, u) = (pre.lower[[bi, t]], pre.upper[[bi, t]]);
-                            match act {
-                                Layer::Relu => relu_lines(l, u),
-                                Layer::Sigmoid => s_lines(sigmoid, dsigmoid, l, u, 0.0, 1.0),
-                                _ => s_lines(f64::tanh, dtanh, l, u, -1.0, 1.0),
+                    for t in 0..n {
+                        let (l, u) = (pre.lower[[bi, t]], pre.upper[[bi, t]]);
+                        let (lo, up) = match act {
+                            Layer::Relu => relu_lines(l, u),
+                            Layer::Sigmoid => s_lines(sigmoid, dsigmoid, l, u, 0.0, 1.0),
+                            _ => s_lines(f64::tanh, dtanh, l, u, -1.0, 1.0),
+                        };
+                        let mag = l.abs().max(u.abs());
+                        let weight = |slope: f64| {
+                            if slope == 0.0 || slope == 1.0 {
+                                0.0
+                            } else {
+                                mag
                             }
-                        })
-                        .collect();
-                    let mag: Vec<f64> = (0..n)
-                        .map(|t| pre.lower[[bi, t]].abs().max(pre.upper[[bi, t]].abs()))
-                        .collect();
-                    let mut ab = a.index_axis_mut(Axis(0), bi);
+                        };
+                        lo_line[t] = (lo.slope, lo.intercept, weight(lo.slope));
+                        up_line[t] = (up.slope, up.intercept, weight(up.slope));
+                    }
                     for r in 0..m {
-                        let mut row = ab.row_mut(r);
-                        let mut add = 0.0;
-                        let mut add_abs = 0.0;
-                        let mut coeff_err = 0.0;
-                        for t in 0..n {
-                            let lam = row[t];
+                        let idx = bi * m + r;
+                        let row = &mut a_s[idx * n..(idx + 1) * n];
+                        let (mut add, mut add_abs, mut coeff_err) = (0.0, 0.0, 0.0);
+                        for ((x, lo), up) in row.iter_mut().zip(&lo_line).zip(&up_line) {
+                            let lam = *x;
                             if lam == 0.0 {
                                 continue;
                             }
-                            let line = if lam >= 0.0 { &lines[t].0 } else { &lines[t].1 };
-                            let nl = lam * line.slope;
-                            let term = lam * line.intercept;
-                            if line.intercept != 0.0 {
+                            let (slope, intercept, weight) = if lam >= 0.0 { lo } else { up };
+                            let nl = lam * slope;
+                            if *intercept != 0.0 {
+                                let term = lam * intercept;
                                 add += term;
                                 add_abs += term.abs();
                             }
-                            if line.slope != 1.0 && line.slope != 0.0 {
-                                coeff_err += nl.abs() * mag[t];
-                            }
-                            row[t] = nl;
+                            coeff_err += nl.abs() * weight;
+                            *x = nl;
                         }
                         let c = cst[[bi, r]] + add;
-                        slack[[bi, r]] += (gamma(n) * add_abs + U * coeff_err)
-                            * (1.0 + 2.0 * gamma(n))
-                            + U * c.abs();
+                        slack[[bi, r]] +=
+                            (gamma(n) * add_abs + U * coeff_err) * inflate + U * c.abs();
                         cst[[bi, r]] = c;
                     }
                 }
