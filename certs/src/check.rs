@@ -13,9 +13,12 @@
 //! 3. every `Bound` refutation: the checker computes its own lower bound of
 //!    the constraint's left-hand side over the box, by linear bound
 //!    propagation in exact rational arithmetic (interval bounds, tightened by
-//!    back-substitution at every ReLU input, the triangle relaxation; the
+//!    back-substitution at every ReLU input, the triangle relaxation, or the
+//!    refutation's own lower ReLU slopes (alpha) for the objective; the
 //!    objective's bound is the larger of its back-substituted and interval
-//!    bounds), and requires it to be `> 0` (`>= 0` for a strict constraint);
+//!    bounds) of the refutation's combination of the disjunct's constraints,
+//!    and requires it to be `> 0` (`>= 0` when a strict constraint takes
+//!    part);
 //! 4. `Smt` refutations are not re-solved here; they are counted and reported
 //!    as trusted to the SMT solver.
 //!
@@ -259,8 +262,25 @@ impl<'a> BoxBounds<'a> {
     }
 
     /// A lower bound of `a · v_k` over the box, by back-substitution.
-    fn backward(&self, k: usize, mut a: Vec<Q>) -> Q {
+    /// A lower bound of `a · v_k` over the box, by back-substitution with the
+    /// adaptive ReLU slopes.
+    fn backward(&self, k: usize, a: Vec<Q>) -> Q {
+        self.backward_with(k, a, &[])
+    }
+
+    /// A lower bound of `a · v_k` over the box, by back-substitution;
+    /// `slopes[i]`, when given and non-empty, holds the lower slope of every
+    /// neuron of the `i`-th ReLU layer (each in `[0, 1]`, checked by the
+    /// caller), used for every positive coefficient of that layer instead of
+    /// the slope the bounds suggest.
+    fn backward_with(&self, k: usize, mut a: Vec<Q>, slopes: &[Vec<Q>]) -> Q {
         let mut cst = Q::zero();
+        let relu_index = |j: usize| {
+            self.layers[..j]
+                .iter()
+                .filter(|l| matches!(l, ExactLayer::Relu))
+                .count()
+        };
         for j in (0..k).rev() {
             match &self.layers[j] {
                 ExactLayer::Affine { w, b } => {
@@ -280,18 +300,24 @@ impl<'a> BoxBounds<'a> {
                 }
                 ExactLayer::Relu => {
                     let (l, u) = &self.values[j];
+                    let given = slopes.get(relu_index(j)).filter(|v| !v.is_empty());
                     for t in 0..a.len() {
                         let lam = a[t].clone();
                         if lam.is_zero() {
                             continue;
                         }
                         let (lt, ut) = (&l[t], &u[t]);
-                        let coeff = if !lt.is_negative() {
+                        let coeff = if let (Some(al), true) = (given, lam.is_positive()) {
+                            // relu(z) >= alpha z for every z when alpha is in
+                            // [0, 1]: the given slope is a valid lower line
+                            // whatever the bounds say.
+                            &lam * &al[t]
+                        } else if !lt.is_negative() {
                             lam // active: relu(z) = z
                         } else if !ut.is_positive() {
                             Q::zero() // inactive: relu(z) = 0
                         } else if lam.is_positive() {
-                            // relu(z) >= alpha z, alpha in {0, 1}
+                            // relu(z) >= alpha z, alpha 1 or 0 by the interval.
                             if *ut >= -lt {
                                 lam
                             } else {
@@ -490,6 +516,7 @@ fn check_refutation(
         Refutation::Bound {
             disjunct,
             multipliers,
+            relu_slopes,
             ..
         } => {
             let Some(constraints) = disjuncts.get(*disjunct) else {
@@ -562,7 +589,33 @@ fn check_refutation(
                     coef * hi_y
                 };
             }
-            substituted += bb.backward(layers.len(), coeffs).to_rational();
+            // Optional optimised slopes: any value in [0, 1] is a valid lower
+            // line, so they only need to be in range.
+            let n_relu_layers = layers
+                .iter()
+                .filter(|l| matches!(l, ExactLayer::Relu))
+                .count();
+            let mut slopes = Vec::with_capacity(relu_slopes.len());
+            for (i, layer_slopes) in relu_slopes.iter().enumerate() {
+                let width = layers
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, l)| matches!(l, ExactLayer::Relu))
+                    .nth(i)
+                    .map(|(j, _)| bb.values[j].0.len());
+                let fits = i < n_relu_layers
+                    && (layer_slopes.is_empty() || Some(layer_slopes.len()) == width)
+                    && layer_slopes.iter().all(|v| (0.0..=1.0).contains(v));
+                if !fits {
+                    return Err(format!(
+                        "the ReLU slopes of layer {i} are not one value in [0, 1] per neuron"
+                    ));
+                }
+                slopes.push(layer_slopes.iter().map(|&v| q(v)).collect());
+            }
+            substituted += bb
+                .backward_with(layers.len(), coeffs, &slopes)
+                .to_rational();
             // The checker's bound: the larger of back-substitution and the
             // interval bound of the output.
             let lower = substituted.max(interval);

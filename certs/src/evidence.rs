@@ -95,6 +95,14 @@ pub enum Refutation {
     Bound {
         disjunct: usize,
         multipliers: Vec<f64>,
+        /// Optimised lower slopes (alpha) of the ReLUs for the objective's
+        /// back-substitution: entry `i` belongs to the `i`-th ReLU layer of
+        /// the network and holds one slope in `[0, 1]` per neuron, used for
+        /// every positive coefficient of that layer; an empty list (or entry)
+        /// means the adaptive slope (1 when `u >= -l`, else 0). `relu(z) >=
+        /// alpha z` holds for every `z` when `alpha` is in `[0, 1]`, so these
+        /// are choices the checker replays, not claims it must trust.
+        relu_slopes: Vec<Vec<f64>>,
         lower_bound: f64,
     },
     /// An exact SMT encoding of the box and the disjunct was unsatisfiable;

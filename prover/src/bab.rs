@@ -22,7 +22,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 
 use crate::attack::{self, AttackOptions};
-use crate::bounds::{bound_batch, BatchBounds, Method, Objectives};
+use crate::bounds::{self, bound_batch, BatchBounds, Method, Objectives};
 use crate::problem::{recheck_counterexample, Case, Problem};
 use crate::smt;
 use crate::verdict::{
@@ -38,6 +38,11 @@ const MAX_DEPTH: u32 = 400;
 const ATTACK_EVERY: u64 = 4;
 /// Attacks (different seeds) on each case's whole box before the search.
 const INITIAL_ATTACKS: u64 = 4;
+/// A disjunct whose best bound is above `-ALPHA_GAP` gets its ReLU lower
+/// slopes optimised...
+const ALPHA_GAP: f64 = 0.05;
+/// ... for this many gradient steps.
+const ALPHA_ITERATIONS: usize = 8;
 /// Z3 is asked about a box only this deep or deeper...
 const SMT_MIN_DEPTH: u32 = 10;
 /// ... with at most this many unstable ReLUs (Z3 4.8 takes seconds on
@@ -194,6 +199,20 @@ struct Search<'a> {
     start: Instant,
 }
 
+/// What one box's bounds say.
+struct Analysis {
+    refutations: Vec<Refutation>,
+    /// The disjuncts still open.
+    remaining: Vec<usize>,
+    /// The best bound of the least-refuted open disjunct.
+    score: f64,
+    /// Candidate points with their float margins.
+    points: Vec<(f64, Vec<f64>)>,
+    /// Where to split, if the box can be split.
+    split: Option<(usize, f64)>,
+    alpha_optimisations: u64,
+}
+
 /// What Z3 made of a box.
 enum SmtLeaf {
     /// Every open disjunct is unsatisfiable on the box.
@@ -317,6 +336,181 @@ impl Search<'_> {
         recheck_counterexample(self.graph, self.property, &clamped)
     }
 
+    /// Reads one box's bounds: which open disjuncts are refuted (with slope
+    /// optimisation for the nearly refuted), candidate points with their
+    /// float margins, and where to split.
+    fn analyse(
+        &self,
+        case: &Case,
+        row_info: &[ObjectiveRow],
+        objectives: &Objectives,
+        item: &OpenBox,
+        bb: &BatchBounds,
+        row: usize,
+    ) -> Analysis {
+        let net = &self.problem.net;
+        let n_out = net.output_dim();
+        let mut alpha_optimisations = 0;
+        let out_mag: Vec<f64> = {
+            let out = &bb.values[net.layers.len()];
+            (0..n_out)
+                .map(|i| out.lower[[row, i]].abs().max(out.upper[[row, i]].abs()))
+                .collect()
+        };
+        // The sound lower bound of a row's left-hand side, from a
+        // sound lower bound `raw` of its `coeffs · y`.
+        let lhs_from = |r: usize, raw: f64| -> f64 {
+            let info = &row_info[r];
+            let err: f64 = info.err.iter().zip(&out_mag).map(|(e, m)| e * m).sum();
+            let v = raw + info.constant_down - err * (1.0 + 1e-10);
+            // Two additions: one ulp down each covers their rounding.
+            if v.is_nan() {
+                f64::NEG_INFINITY
+            } else {
+                v.next_down().next_down()
+            }
+        };
+        let refutes = |r: usize, lb: f64| {
+            if row_info[r].strict {
+                lb >= 0.0
+            } else {
+                lb > 0.0
+            }
+        };
+        let mut refutations = Vec::new();
+        let mut remaining = Vec::new();
+        let mut score = f64::INFINITY;
+        let mut best_rows = Vec::new();
+        for &d in &item.open {
+            let rows_d: Vec<usize> = (0..row_info.len())
+                .filter(|&r| row_info[r].disjunct == d)
+                .collect();
+            let bounds_d: Vec<f64> = rows_d
+                .iter()
+                .map(|&r| lhs_from(r, bb.objective_lower[[row, r]]))
+                .collect();
+            let mut refutation = rows_d
+                .iter()
+                .zip(&bounds_d)
+                .find(|(r, lb)| refutes(**r, **lb))
+                .map(|(&r, &lb)| Refutation::Bound {
+                    disjunct: d,
+                    multipliers: row_info[r].multipliers.clone(),
+                    relu_slopes: Vec::new(),
+                    lower_bound: lb,
+                });
+            // (row, bound) of the row closest to refutation.
+            let (best_r, best_lb) = rows_d.iter().zip(&bounds_d).fold(
+                (rows_d[0], f64::NEG_INFINITY),
+                |acc, (&r, &lb)| if lb > acc.1 { (r, lb) } else { acc },
+            );
+            // Nearly refuted: optimise the lower ReLU slopes of the
+            // disjunct's rows (alpha-CROWN on the objective).
+            if refutation.is_none() && best_lb > -ALPHA_GAP {
+                let sub = objectives.rows.select(ndarray::Axis(0), &rows_d);
+                let optimised = bounds::optimize_alphas(net, bb, row, sub.view(), ALPHA_ITERATIONS);
+                alpha_optimisations += 1;
+                refutation = rows_d
+                    .iter()
+                    .zip(optimised)
+                    .find_map(|(&r, (raw, alphas))| {
+                        let lb = lhs_from(r, raw);
+                        refutes(r, lb).then(|| Refutation::Bound {
+                            disjunct: d,
+                            multipliers: row_info[r].multipliers.clone(),
+                            relu_slopes: alphas
+                                .into_iter()
+                                .flatten()
+                                .map(|a| a.row(0).to_vec())
+                                .collect(),
+                            lower_bound: lb,
+                        })
+                    });
+            }
+            match refutation {
+                Some(refutation) => refutations.push(refutation),
+                None => {
+                    remaining.push(d);
+                    score = score.min(best_lb);
+                    best_rows.push(best_r);
+                }
+            }
+        }
+        if remaining.is_empty() {
+            return Analysis {
+                refutations,
+                remaining,
+                score,
+                points: Vec::new(),
+                split: None,
+                alpha_optimisations,
+            };
+        }
+        // Candidate points: the box centre, and for each open disjunct the
+        // corner that minimises its best linear bound (where the bound says
+        // a violation is likeliest).
+        let centre: Vec<f64> = item
+            .lower
+            .iter()
+            .zip(&item.upper)
+            .map(|(l, u)| l + (u - l) / 2.0)
+            .collect();
+        let corners = best_rows.iter().map(|&r| {
+            (0..item.lower.len())
+                .map(|i| {
+                    if bb.input_coeffs[[row, r, i]] >= 0.0 {
+                        item.lower[i]
+                    } else {
+                        item.upper[i]
+                    }
+                })
+                .collect::<Vec<f64>>()
+        });
+        let points = std::iter::once(centre)
+            .chain(corners)
+            .map(|p| (attack::margin(&net.eval(&p), &case.disjuncts).0, p))
+            .collect();
+        // Split on the dimension with the largest smear: width times a bound
+        // on the objective's sensitivity to it (through every neuron that is
+        // not surely inactive).
+        let mut sens = vec![0.0; item.lower.len()];
+        for &r in &best_rows {
+            for (s, g) in sens
+                .iter_mut()
+                .zip(gradient_bound(net, bb, row, objectives.rows.row(r)))
+            {
+                *s += g;
+            }
+        }
+        let mut best_dim = None;
+        let mut best_smear = -1.0;
+        for (i, ((l, u), g)) in item.lower.iter().zip(&item.upper).zip(&sens).enumerate() {
+            let width = u - l;
+            // Skip empty (or NaN) widths.
+            if width.partial_cmp(&0.0) != Some(Ordering::Greater) {
+                continue;
+            }
+            let smear = width * (g + 1e-12);
+            if smear > best_smear {
+                best_smear = smear;
+                best_dim = Some(i);
+            }
+        }
+        let split = best_dim.and_then(|i| {
+            let (l, u) = (item.lower[i], item.upper[i]);
+            let mid = l + (u - l) / 2.0;
+            (l < mid && mid < u).then_some((i, mid))
+        });
+        Analysis {
+            refutations,
+            remaining,
+            score,
+            points,
+            split,
+            alpha_optimisations,
+        }
+    }
+
     fn case(&self, case: &Case, stats: &mut Stats) -> CaseOutcome {
         let net = &self.problem.net;
         // The objective rows: every constraint of every disjunct, and, for
@@ -402,61 +596,25 @@ impl Search<'_> {
             stats.boxes_bounded += batch.len() as u64;
             // The open box whose sampled points came closest to violating.
             let mut promising: Option<(f64, Vec<f64>, Vec<f64>)> = None;
-            for (item, (bb, row)) in batch.into_iter().zip(bounds) {
+            // Each box's bounds are read (refutations, slope optimisation,
+            // candidate points, split choice) in parallel; the tree, queue and
+            // re-checks are updated in order, so results stay deterministic.
+            let analyses: Vec<Analysis> = batch
+                .par_iter()
+                .zip(bounds.par_iter())
+                .map(|(item, (bb, row))| self.analyse(case, &row_info, &objectives, item, bb, *row))
+                .collect();
+            for ((item, (bb, row)), analysis) in batch.into_iter().zip(bounds).zip(analyses) {
                 stats.max_depth = stats.max_depth.max(item.depth);
-                let out_mag: Vec<f64> = {
-                    let out = &bb.values[net.layers.len()];
-                    (0..n_out)
-                        .map(|i| out.lower[[row, i]].abs().max(out.upper[[row, i]].abs()))
-                        .collect()
-                };
-                // The sound lower bound of each row's left-hand side.
-                let lhs_lower = |r: usize| -> f64 {
-                    let info = &row_info[r];
-                    let err: f64 = info.err.iter().zip(&out_mag).map(|(e, m)| e * m).sum();
-                    let v = bb.objective_lower[[row, r]] + info.constant_down - err * (1.0 + 1e-10);
-                    // Two additions: one ulp down each covers their rounding.
-                    if v.is_nan() {
-                        f64::NEG_INFINITY
-                    } else {
-                        v.next_down().next_down()
-                    }
-                };
-                let mut refutations = Vec::new();
-                let mut remaining = Vec::new();
-                let mut score = f64::INFINITY;
-                let mut best_rows = Vec::new();
-                for &d in &item.open {
-                    // (row, bound) of the row closest to refutation.
-                    let mut best: Option<(usize, f64)> = None;
-                    let mut refuted = false;
-                    for r in (0..row_info.len()).filter(|&r| row_info[r].disjunct == d) {
-                        let lb = lhs_lower(r);
-                        if if row_info[r].strict {
-                            lb >= 0.0
-                        } else {
-                            lb > 0.0
-                        } {
-                            refutations.push(Refutation::Bound {
-                                disjunct: d,
-                                multipliers: row_info[r].multipliers.clone(),
-                                lower_bound: lb,
-                            });
-                            refuted = true;
-                            break;
-                        }
-                        if best.is_none_or(|(_, b)| lb > b) {
-                            best = Some((r, lb));
-                        }
-                    }
-                    if !refuted {
-                        remaining.push(d);
-                        if let Some((r, lb)) = best {
-                            score = score.min(lb);
-                            best_rows.push(r);
-                        }
-                    }
-                }
+                stats.alpha_optimisations += analysis.alpha_optimisations;
+                let Analysis {
+                    mut refutations,
+                    remaining,
+                    score,
+                    points,
+                    split,
+                    ..
+                } = analysis;
                 if remaining.is_empty() {
                     stats.leaves += 1;
                     tree[item.node] = TreeNode::Leaf(LeafProof { refutations });
@@ -479,28 +637,9 @@ impl Search<'_> {
                         SmtLeaf::Open => {}
                     }
                 }
-                // Cheap falsification: the box centre, and for each open
-                // disjunct the corner that minimises its best linear bound
-                // (where the bound says a violation is likeliest).
-                let centre: Vec<f64> = item
-                    .lower
-                    .iter()
-                    .zip(&item.upper)
-                    .map(|(l, u)| l + (u - l) / 2.0)
-                    .collect();
-                let corners = best_rows.iter().map(|&r| {
-                    (0..item.lower.len())
-                        .map(|i| {
-                            if bb.input_coeffs[[row, r, i]] >= 0.0 {
-                                item.lower[i]
-                            } else {
-                                item.upper[i]
-                            }
-                        })
-                        .collect::<Vec<f64>>()
-                });
-                for point in std::iter::once(centre).chain(corners) {
-                    let (m, _) = attack::margin(&net.eval(&point), &case.disjuncts);
+                // Cheap falsification: re-check the candidate points whose
+                // float margin says they violate.
+                for (m, point) in points {
                     if m <= 0.0 {
                         if let Some(cex) = self.recheck(case, &point) {
                             return CaseOutcome::Disproved(cex);
@@ -510,38 +649,6 @@ impl Search<'_> {
                         promising = Some((m, item.lower.clone(), item.upper.clone()));
                     }
                 }
-                // Split on the dimension with the largest smear: width times
-                // a bound on the objective's sensitivity to it (through every
-                // neuron that is not surely inactive).
-                let dims = item.lower.len();
-                let mut sens = vec![0.0; dims];
-                for &r in &best_rows {
-                    for (s, g) in
-                        sens.iter_mut()
-                            .zip(gradient_bound(net, &bb, row, objectives.rows.row(r)))
-                    {
-                        *s += g;
-                    }
-                }
-                let mut best_dim = None;
-                let mut best_smear = -1.0;
-                for (i, ((l, u), g)) in item.lower.iter().zip(&item.upper).zip(&sens).enumerate() {
-                    let width = u - l;
-                    // Skip empty (or NaN) widths.
-                    if width.partial_cmp(&0.0) != Some(Ordering::Greater) {
-                        continue;
-                    }
-                    let smear = width * (g + 1e-12);
-                    if smear > best_smear {
-                        best_smear = smear;
-                        best_dim = Some(i);
-                    }
-                }
-                let split = best_dim.and_then(|i| {
-                    let (l, u) = (item.lower[i], item.upper[i]);
-                    let mid = l + (u - l) / 2.0;
-                    (l < mid && mid < u).then_some((i, mid))
-                });
                 let Some((dim, at)) = split.filter(|_| item.depth < MAX_DEPTH) else {
                     // Splitting is exhausted: Z3 is the complete fallback.
                     match self.smt_leaf(case, &item, &bb, row, &remaining, stats) {

@@ -143,7 +143,7 @@ pub fn bound_batch(
         let a = Array3::from_shape_fn((batch, rows.nrows(), rows.ncols()), |(_, r, c)| {
             rows[[r, c]]
         });
-        let (lb, coeffs) = crown_backward(net, &values, net.layers.len(), a);
+        let (lb, coeffs) = crown_backward(net, &values, net.layers.len(), a, None);
         objective_lower.zip_mut_with(&lb, |a, &b| *a = a.max(b));
         coeffs
     } else {
@@ -296,7 +296,7 @@ fn crown_value_bounds(
             a[[bi, width + j, j]] = -1.0;
         }
     }
-    let (lb, _) = crown_backward(net, values, k, a);
+    let (lb, _) = crown_backward(net, values, k, a, None);
     let lower = lb.slice(s![.., ..width]).to_owned();
     let upper = lb.slice(s![.., width..]).mapv(|v| -v);
     (lower, upper)
@@ -441,6 +441,7 @@ fn crown_backward(
     values: &[ValueBounds],
     k: usize,
     mut a: Array3<f64>,
+    alphas: Option<&Alphas>,
 ) -> (Array2<f64>, Array3<f64>) {
     let (batch, m, _) = a.dim();
     let mut cst = Array2::<f64>::zeros((batch, m));
@@ -518,15 +519,38 @@ fn crown_backward(
                         lo_line[t] = (lo.slope, lo.intercept, weight(lo.slope));
                         up_line[t] = (up.slope, up.intercept, weight(up.slope));
                     }
+                    // Per-row lower slopes of unstable ReLUs, when given.
+                    let row_alphas = alphas.and_then(|al| al.get(j)).and_then(Option::as_ref);
                     for r in 0..m {
                         let idx = bi * m + r;
                         let row = &mut a_s[idx * n..(idx + 1) * n];
                         let (mut add, mut add_abs, mut coeff_err) = (0.0, 0.0, 0.0);
-                        for ((x, lo), up) in row.iter_mut().zip(&lo_line).zip(&up_line) {
+                        for (t, (x, (lo, up))) in
+                            row.iter_mut().zip(lo_line.iter().zip(&up_line)).enumerate()
+                        {
                             let lam = *x;
                             if lam == 0.0 {
                                 continue;
                             }
+                            let alpha_line;
+                            let lo = match row_alphas {
+                                Some(al)
+                                    if pre.lower[[bi, t]] < 0.0 && pre.upper[[bi, t]] > 0.0 =>
+                                {
+                                    let alpha = al[[r, t]];
+                                    alpha_line = (
+                                        alpha,
+                                        0.0,
+                                        if alpha == 0.0 || alpha == 1.0 {
+                                            0.0
+                                        } else {
+                                            pre.lower[[bi, t]].abs().max(pre.upper[[bi, t]])
+                                        },
+                                    );
+                                    &alpha_line
+                                }
+                                _ => lo,
+                            };
                             let (slope, intercept, weight) = if lam >= 0.0 { lo } else { up };
                             let nl = lam * slope;
                             if *intercept != 0.0 {
@@ -568,6 +592,198 @@ fn crown_backward(
         }
     }
     (out, a)
+}
+
+/// Lower slopes of the unstable ReLUs, per objective row: entry `j` is
+/// `Some([m, n_j])` for a ReLU layer `j` (values in `[0, 1]`), `None` for
+/// other layers. Every slope in `[0, 1]` gives a valid lower line.
+pub type Alphas = Vec<Option<Array2<f64>>>;
+
+/// Optimises the lower ReLU slopes of each objective row on one box (batch
+/// row `row` of `bounds`; the intermediate bounds stay fixed) by projected
+/// gradient ascent, `iterations` steps from the adaptive slopes. Returns, per
+/// objective row, the best sound lower bound found and its slopes.
+pub fn optimize_alphas(
+    net: &Network,
+    bounds: &BatchBounds,
+    row: usize,
+    objectives: ndarray::ArrayView2<f64>,
+    iterations: usize,
+) -> Vec<(f64, Alphas)> {
+    let values: Vec<ValueBounds> = bounds
+        .values
+        .iter()
+        .map(|v| ValueBounds {
+            lower: v.lower.slice(s![row..row + 1, ..]).to_owned(),
+            upper: v.upper.slice(s![row..row + 1, ..]).to_owned(),
+        })
+        .collect();
+    let m = objectives.nrows();
+    // Start from the adaptive slopes.
+    let mut alphas: Alphas = net
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(j, layer)| {
+            matches!(layer, Layer::Relu).then(|| {
+                let pre = &values[j];
+                let n = pre.lower.ncols();
+                Array2::from_shape_fn((m, n), |(_, t)| {
+                    if pre.upper[[0, t]] >= -pre.lower[[0, t]] {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+            })
+        })
+        .collect();
+    let mut best: Vec<(f64, Alphas)> = vec![(f64::NEG_INFINITY, alphas.clone()); m];
+    let k = net.layers.len();
+    for it in 0..=iterations {
+        let a = Array3::from_shape_fn((1, m, objectives.ncols()), |(_, r, c)| objectives[[r, c]]);
+        let (lb, _) = crown_backward(net, &values, k, a, Some(&alphas));
+        for r in 0..m {
+            if lb[[0, r]] > best[r].0 {
+                best[r] = (
+                    lb[[0, r]],
+                    alphas
+                        .iter()
+                        .map(|al| al.as_ref().map(|x| x.slice(s![r..r + 1, ..]).to_owned()))
+                        .collect(),
+                );
+            }
+        }
+        if it == iterations {
+            break;
+        }
+        let step = 0.5 / (1.0 + it as f64 * 0.3);
+        for r in 0..m {
+            let grads = alpha_gradient(net, &values, objectives.row(r), &alphas, r);
+            for (al, g) in alphas.iter_mut().zip(grads) {
+                if let (Some(al), Some(g)) = (al.as_mut(), g) {
+                    let scale = g.iter().fold(0.0f64, |acc, v| acc.max(v.abs()));
+                    if scale > 0.0 {
+                        for (t, gt) in g.iter().enumerate() {
+                            al[[r, t]] = (al[[r, t]] + step * gt / scale).clamp(0.0, 1.0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // The slopes of each row's best bound, as one-row arrays.
+    best
+}
+
+/// The gradient of row `r`'s (float, unguarded) CROWN bound with respect to
+/// its lower ReLU slopes, by a forward adjoint pass over the back-substitution.
+fn alpha_gradient(
+    net: &Network,
+    values: &[ValueBounds],
+    c: ndarray::ArrayView1<f64>,
+    alphas: &Alphas,
+    r: usize,
+) -> Vec<Option<Vec<f64>>> {
+    let k = net.layers.len();
+    // Backward, recording the coefficients entering each ReLU layer.
+    let mut a: Vec<f64> = c.to_vec();
+    let mut lams: Vec<Option<Vec<f64>>> = vec![None; k];
+    for j in (0..k).rev() {
+        match &net.layers[j] {
+            Layer::Linear { w, .. } => {
+                let mut next = vec![0.0; w.ncols()];
+                for (row, lam) in w.rows().into_iter().zip(&a) {
+                    if *lam != 0.0 {
+                        for (nv, wv) in next.iter_mut().zip(row) {
+                            *nv += lam * wv;
+                        }
+                    }
+                }
+                a = next;
+            }
+            layer => {
+                let pre = &values[j];
+                lams[j] = Some(a.clone());
+                for (t, x) in a.iter_mut().enumerate() {
+                    let (l, u) = (pre.lower[[0, t]], pre.upper[[0, t]]);
+                    let (slope, _) = line_for(layer, l, u, *x, alphas, j, r, t);
+                    *x *= slope;
+                }
+            }
+        }
+    }
+    // Forward adjoint: g = d bound / d (coefficients on the current value).
+    let input = &values[0];
+    let mut g: Vec<f64> = a
+        .iter()
+        .enumerate()
+        .map(|(t, &x)| {
+            if x >= 0.0 {
+                input.lower[[0, t]]
+            } else {
+                input.upper[[0, t]]
+            }
+        })
+        .collect();
+    let mut grads = vec![None; k];
+    for j in 0..k {
+        match &net.layers[j] {
+            Layer::Linear { w, b } => {
+                g = w
+                    .rows()
+                    .into_iter()
+                    .zip(b)
+                    .map(|(row, bt)| row.dot(&ndarray::ArrayView1::from(&g)) + bt)
+                    .collect();
+            }
+            layer => {
+                let pre = &values[j];
+                let lam = lams[j].as_ref().expect("recorded on the way back");
+                let mut grad = vec![0.0; g.len()];
+                for t in 0..g.len() {
+                    let (l, u) = (pre.lower[[0, t]], pre.upper[[0, t]]);
+                    let (slope, intercept) = line_for(layer, l, u, lam[t], alphas, j, r, t);
+                    if matches!(layer, Layer::Relu) && lam[t] >= 0.0 && l < 0.0 && u > 0.0 {
+                        grad[t] = g[t] * lam[t];
+                    }
+                    g[t] = g[t] * slope + intercept;
+                }
+                if matches!(layer, Layer::Relu) {
+                    grads[j] = Some(grad);
+                }
+            }
+        }
+    }
+    grads
+}
+
+/// The (slope, intercept) the back-substitution uses for coefficient `lam`
+/// on neuron `t` of activation layer `j`.
+#[allow(clippy::too_many_arguments)]
+fn line_for(
+    layer: &Layer,
+    l: f64,
+    u: f64,
+    lam: f64,
+    alphas: &Alphas,
+    j: usize,
+    r: usize,
+    t: usize,
+) -> (f64, f64) {
+    let (lo, up) = match layer {
+        Layer::Relu => relu_lines(l, u),
+        Layer::Sigmoid => s_lines(sigmoid, dsigmoid, l, u, 0.0, 1.0),
+        _ => s_lines(f64::tanh, dtanh, l, u, -1.0, 1.0),
+    };
+    if lam >= 0.0 {
+        match (&alphas[j], layer) {
+            (Some(al), Layer::Relu) if l < 0.0 && u > 0.0 => (al[[r, t]], 0.0),
+            _ => (lo.slope, lo.intercept),
+        }
+    } else {
+        (up.slope, up.intercept)
+    }
 }
 
 #[cfg(test)]

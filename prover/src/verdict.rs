@@ -113,6 +113,8 @@ pub struct Stats {
     pub max_depth: u32,
     /// Z3 calls.
     pub smt_calls: u64,
+    /// Disjuncts whose ReLU slopes were optimised on a box (alpha-CROWN).
+    pub alpha_optimisations: u64,
     /// Inputs tried by sampling and attacks.
     pub attack_samples: u64,
     /// Wall-clock seconds.
