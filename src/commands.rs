@@ -231,6 +231,8 @@ pub struct VerifyArgs {
     pub split: SplitArg,
     /// Seed of sampling and attacks.
     pub seed: u64,
+    /// Re-check the evidence with the exact checker before answering.
+    pub recheck: bool,
     /// Search for counterexamples by sampling and PGD.
     pub attack: bool,
     /// Solve leaves with Z3.
@@ -265,8 +267,23 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
         ..VerifyOptions::default()
     };
     let start = Instant::now();
-    let report = axiom_prover::verify(&graph, &property, &options);
+    let mut report = axiom_prover::verify(&graph, &property, &options);
     let seconds = start.elapsed().as_secs_f64();
+    if args.recheck {
+        let start = Instant::now();
+        match recheck(&graph, &property, &report.verdict) {
+            Ok(what) => eprintln!("re-check: {what} in {:.2} s", start.elapsed().as_secs_f64()),
+            Err(why) => {
+                // Fail closed: evidence the checker rejects proves nothing.
+                eprintln!("re-check FAILED: {why}");
+                report.verdict = Verdict::Unknown {
+                    reason: axiom_prover::UnknownReason::Incomplete(format!(
+                        "the exact re-check rejected the evidence: {why}"
+                    )),
+                };
+            }
+        }
+    }
 
     let text = result_text(&report.verdict);
     if let Some(path) = &args.result {
@@ -285,6 +302,32 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
         verdict_summary(&report.verdict, &report.stats, seconds)
     );
     Ok(verdict_exit_code(&report.verdict))
+}
+
+/// Re-checks a verdict's evidence with the independent exact checker of
+/// `axiom-certs`: a proof tree leaf by leaf, a counterexample by exact
+/// evaluation. Returns what was checked, or why the check failed.
+pub fn recheck(
+    graph: &axiom_core::Graph,
+    property: &axiom_core::spec::Property,
+    verdict: &Verdict,
+) -> Result<String, String> {
+    match verdict {
+        Verdict::Proved { evidence } => axiom_certs::check::check_proof(graph, property, evidence)
+            .map(|r| {
+                format!(
+                    "{} leaves, {} bound refutations re-derived exactly, {} trusted to SMT",
+                    r.leaves, r.bound_refutations, r.smt_refutations
+                )
+            })
+            .map_err(|e| e.to_string()),
+        Verdict::Disproved { counterexample } => {
+            axiom_certs::check::check_counterexample(graph, property, counterexample)
+                .map(|()| "the counterexample meets the property in exact arithmetic".to_string())
+                .map_err(|e| e.to_string())
+        }
+        Verdict::Unknown { .. } => Ok("nothing to re-check".into()),
+    }
 }
 
 /// The exit code of a verdict: 0 proved, 1 disproved, 3 unknown or timeout.

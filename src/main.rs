@@ -108,6 +108,12 @@ axiom verify net.onnx prop.vnnlib --timeout 116 --result out.txt --force"
         /// Do not search for counterexamples by random sampling and PGD.
         #[arg(long)]
         no_attack: bool,
+        /// Re-check the verdict with the independent exact checker before
+        /// answering (every proof leaf re-derived in exact arithmetic, the
+        /// counterexample evaluated exactly); a rejected verdict becomes
+        /// `unknown`.
+        #[arg(long)]
+        recheck: bool,
         /// Also hand small boxes of the search (few unstable ReLUs) to the Z3
         /// SMT solver. Off by default: on ACAS Xu, further splitting is
         /// faster than Z3 4.8 on such leaves.
@@ -152,6 +158,10 @@ timeout, named by line; an existing --out file without --force).",
         /// Overwrite an existing --out FILE.
         #[arg(long)]
         force: bool,
+        /// Re-check every verdict with the independent exact checker (not
+        /// counted in the instance's time); a rejected verdict is an error.
+        #[arg(long)]
+        recheck: bool,
     },
 }
 
@@ -205,6 +215,7 @@ fn main() -> ExitCode {
             split,
             seed,
             no_attack,
+            recheck,
             smt,
         } => commands::verify(&commands::VerifyArgs {
             model,
@@ -216,17 +227,20 @@ fn main() -> ExitCode {
             seed,
             attack: !no_attack,
             smt_leaves: smt,
+            recheck,
         }),
         Command::Vnncomp {
             instances,
             timeout_cap,
             out,
             force,
+            recheck,
         } => vnncomp::run(&vnncomp::VnncompArgs {
             instances,
             timeout_cap,
             out,
             force,
+            recheck,
         }),
     };
     match result {

@@ -34,6 +34,8 @@ pub struct VnncompArgs {
     pub out: Option<PathBuf>,
     /// Overwrite an existing `out` file.
     pub force: bool,
+    /// Re-check every verdict with the exact checker.
+    pub recheck: bool,
 }
 
 /// The result an instance is expected to have.
@@ -321,6 +323,7 @@ impl Loaded {
 fn run_instance(
     instance: &Instance,
     cap: Option<Duration>,
+    recheck: bool,
     loaded: &mut Loaded,
 ) -> (Outcome, Option<String>) {
     let graph = match loaded.model(&instance.model) {
@@ -343,6 +346,17 @@ fn run_instance(
     match std::panic::catch_unwind(AssertUnwindSafe(|| {
         axiom_prover::verify(&graph, &property, &options)
     })) {
+        Ok(report) if recheck => match crate::commands::recheck(&graph, &property, &report.verdict)
+        {
+            Ok(_) => (Outcome::of(&report.verdict), None),
+            Err(why) => (
+                Outcome::Error,
+                Some(format!(
+                    "the exact re-check rejected the {} verdict: {why}",
+                    Outcome::of(&report.verdict).word()
+                )),
+            ),
+        },
         Ok(report) => (Outcome::of(&report.verdict), None),
         Err(_) => (
             Outcome::Error,
@@ -437,7 +451,7 @@ pub fn run(args: &VnncompArgs) -> Result<u8, CliError> {
         bar.set_prefix(tally.to_string());
         bar.set_message(name.clone());
         let start = Instant::now();
-        let (outcome, message) = run_instance(instance, cap, &mut loaded);
+        let (outcome, message) = run_instance(instance, cap, args.recheck, &mut loaded);
         let seconds = start.elapsed().as_secs_f64();
         let agrees = outcome.agrees(instance.expected);
         tally.add(outcome, agrees);

@@ -235,7 +235,6 @@ fn verify_overwrites_only_empty_result_files_without_force() {
 }
 
 #[test]
-
 fn verify_proves_xor_low() {
     let o = axiom(&[
         "verify",
@@ -249,7 +248,27 @@ fn verify_proves_xor_low() {
 }
 
 #[test]
+fn verify_rechecks_proofs_and_counterexamples_exactly() {
+    for (property, code) in [
+        ("properties/xor_low.vnnlib", 0),
+        ("properties/xor_high.vnnlib", 1),
+    ] {
+        let o = axiom(&[
+            "verify",
+            &example("models/xor.onnx"),
+            &example(property),
+            "--recheck",
+        ]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "{err}");
+        assert!(
+            err.contains("re-check: ") && !err.contains("FAILED"),
+            "{err}"
+        );
+    }
+}
 
+#[test]
 fn verify_finds_a_counterexample_near_one_zero() {
     let dir = tempdir();
     let property = dir.path().join("xor_high.vnnlib");
@@ -425,7 +444,6 @@ fn benchmarks() -> Option<PathBuf> {
 }
 
 #[test]
-
 fn vnncomp_solves_the_tiny_set() {
     let Some(dir) = benchmarks() else { return };
     let csv = dir.join("tiny/instances.csv");
@@ -442,6 +460,7 @@ fn vnncomp_solves_the_tiny_set() {
         "60",
         "--out",
         p(&results),
+        "--recheck",
     ]);
     let (out, err) = (stdout(&o), stderr(&o));
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
