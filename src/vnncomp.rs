@@ -319,23 +319,55 @@ impl Loaded {
 }
 
 /// Loads and verifies one instance; an error is the outcome `Error` with its
-/// message.
+/// message. Also returns the seconds spent loading and verifying (an exact
+/// re-check, when asked for, is not counted).
 fn run_instance(
     instance: &Instance,
     cap: Option<Duration>,
     recheck: bool,
     loaded: &mut Loaded,
-) -> (Outcome, Option<String>) {
+) -> (Outcome, Option<String>, f64) {
+    let start = Instant::now();
+    let (outcome, message, verdict) = load_and_verify(instance, cap, loaded);
+    let seconds = start.elapsed().as_secs_f64();
+    match (recheck, verdict) {
+        (true, Some((graph, property, verdict))) => {
+            match crate::commands::recheck(&graph, &property, &verdict) {
+                Ok(_) => (outcome, message, seconds),
+                Err(why) => (
+                    Outcome::Error,
+                    Some(format!(
+                        "the exact re-check rejected the {} verdict: {why}",
+                        outcome.word()
+                    )),
+                    seconds,
+                ),
+            }
+        }
+        _ => (outcome, message, seconds),
+    }
+}
+
+/// What [`load_and_verify`] returns: the outcome, an error message, and the
+/// model, property and verdict when the engine ran.
+type Verified = (
+    Outcome,
+    Option<String>,
+    Option<(Rc<Graph>, Rc<Property>, Verdict)>,
+);
+
+/// Loads and verifies one instance.
+fn load_and_verify(instance: &Instance, cap: Option<Duration>, loaded: &mut Loaded) -> Verified {
     let graph = match loaded.model(&instance.model) {
         Ok(g) => g,
-        Err(e) => return (Outcome::Error, Some(e)),
+        Err(e) => return (Outcome::Error, Some(e), None),
     };
     let property = match loaded.property(&instance.property) {
         Ok(p) => p,
-        Err(e) => return (Outcome::Error, Some(e)),
+        Err(e) => return (Outcome::Error, Some(e), None),
     };
     if let Err(e) = check_arity(&graph, &instance.model, &property, &instance.property) {
-        return (Outcome::Error, Some(e.to_string()));
+        return (Outcome::Error, Some(e.to_string()), None);
     }
     let timeout = cap.map_or(instance.timeout, |c| c.min(instance.timeout));
     let options = VerifyOptions {
@@ -346,21 +378,15 @@ fn run_instance(
     match std::panic::catch_unwind(AssertUnwindSafe(|| {
         axiom_prover::verify(&graph, &property, &options)
     })) {
-        Ok(report) if recheck => match crate::commands::recheck(&graph, &property, &report.verdict)
-        {
-            Ok(_) => (Outcome::of(&report.verdict), None),
-            Err(why) => (
-                Outcome::Error,
-                Some(format!(
-                    "the exact re-check rejected the {} verdict: {why}",
-                    Outcome::of(&report.verdict).word()
-                )),
-            ),
-        },
-        Ok(report) => (Outcome::of(&report.verdict), None),
+        Ok(report) => (
+            Outcome::of(&report.verdict),
+            None,
+            Some((graph, property, report.verdict)),
+        ),
         Err(_) => (
             Outcome::Error,
             Some("the engine panicked (a bug; the message is above)".into()),
+            None,
         ),
     }
 }
@@ -450,9 +476,7 @@ pub fn run(args: &VnncompArgs) -> Result<u8, CliError> {
         let name = instance.name();
         bar.set_prefix(tally.to_string());
         bar.set_message(name.clone());
-        let start = Instant::now();
-        let (outcome, message) = run_instance(instance, cap, args.recheck, &mut loaded);
-        let seconds = start.elapsed().as_secs_f64();
+        let (outcome, message, seconds) = run_instance(instance, cap, args.recheck, &mut loaded);
         let agrees = outcome.agrees(instance.expected);
         tally.add(outcome, agrees);
 

@@ -6,7 +6,6 @@
 use axiom_backends::{cpu::CpuBackend, Backend};
 use axiom_core::spec::{Constraint, Property, Rational, Var};
 use axiom_core::Graph;
-use num_bigint::BigInt;
 use num_rational::BigRational;
 use num_traits::{Signed, ToPrimitive, Zero};
 
@@ -223,14 +222,14 @@ fn holds(c: &Constraint, x: &[BigRational], y: &[BigRational]) -> bool {
     }
 }
 
-/// A rational from a decimal integer ratio (for tests and the SMT encoder).
-pub fn ratio(n: i64, d: i64) -> BigRational {
-    BigRational::new(BigInt::from(n), BigInt::from(d))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use num_bigint::BigInt;
+
+    fn ratio(n: i64, d: i64) -> BigRational {
+        BigRational::new(BigInt::from(n), BigInt::from(d))
+    }
 
     #[test]
     fn directed_rounding_of_rationals() {
