@@ -420,12 +420,14 @@ pub fn check_proof(
                     );
                 }
                 done[d] = true;
+            }
+            if !refutations.is_empty() {
                 tasks.push(Task {
                     case: ci,
                     place: here(),
                     lo: lo.clone(),
                     hi: hi.clone(),
-                    refutation: r,
+                    refutations,
                 });
             }
             match node {
@@ -461,38 +463,65 @@ pub fn check_proof(
             }
         }
     }
-    let outcomes: Vec<Result<Checked, CheckError>> = tasks
+    // One task per node: its box's bounds are computed once and serve all
+    // of its refutations.
+    let outcomes: Vec<Result<Vec<Checked>, CheckError>> = tasks
         .par_iter()
         .map(|t| {
-            check_refutation(
-                &layers,
-                &property.cases[t.case].output,
-                &t.lo,
-                &t.hi,
-                t.refutation,
-            )
-            .map_err(|reason| CheckError {
+            check_node(&layers, &property.cases[t.case].output, t).map_err(|reason| CheckError {
                 place: t.place.clone(),
                 reason,
             })
         })
         .collect();
     for outcome in outcomes {
-        match outcome? {
-            Checked::Bound => report.bound_refutations += 1,
-            Checked::Smt => report.smt_refutations += 1,
+        for checked in outcome? {
+            match checked {
+                Checked::Bound => report.bound_refutations += 1,
+                Checked::Smt => report.smt_refutations += 1,
+            }
         }
     }
     Ok(report)
 }
 
-/// One refutation to check, on its node's box.
+/// The refutations of one node, to check on its box.
 struct Task<'a> {
     case: usize,
     place: String,
     lo: Vec<f64>,
     hi: Vec<f64>,
-    refutation: &'a Refutation,
+    refutations: &'a [Refutation],
+}
+
+/// Checks every refutation of a node, computing the box's bounds once.
+fn check_node(
+    layers: &[ExactLayer],
+    disjuncts: &[Vec<Constraint>],
+    t: &Task,
+) -> Result<Vec<Checked>, String> {
+    let mut bounds: Option<BoxBounds> = None;
+    let mut out = Vec::with_capacity(t.refutations.len());
+    for r in t.refutations {
+        if matches!(r, Refutation::Smt { .. }) {
+            out.push(Checked::Smt);
+            continue;
+        }
+        if bounds.is_none() {
+            if t.lo.iter().chain(&t.hi).any(|v| !v.is_finite()) {
+                return Err("a box bound is not finite".into());
+            }
+            bounds = Some(BoxBounds::new(
+                layers,
+                t.lo.iter().map(|&v| q(v)).collect(),
+                t.hi.iter().map(|&v| q(v)).collect(),
+            ));
+        }
+        if let Some(bb) = &bounds {
+            out.push(check_refutation(layers, disjuncts, bb, r)?);
+        }
+    }
+    Ok(out)
 }
 
 /// How a refutation was checked.
@@ -503,12 +532,11 @@ enum Checked {
     Smt,
 }
 
-/// Checks one refutation on the box `[lo, hi]`.
+/// Checks one refutation on a box whose bounds `bb` holds.
 fn check_refutation(
     layers: &[ExactLayer],
     disjuncts: &[Vec<Constraint>],
-    lo: &[f64],
-    hi: &[f64],
+    bb: &BoxBounds,
     r: &Refutation,
 ) -> Result<Checked, String> {
     match r {
@@ -531,9 +559,6 @@ fn check_refutation(
                     constraints.len()
                 ));
             }
-            if lo.iter().chain(hi).any(|v| !v.is_finite()) {
-                return Err("a box bound is not finite".into());
-            }
             // The combined left-hand side: Σ m_k (c_k · y + d_k), exactly.
             let mut combined = std::collections::BTreeMap::<usize, BigRational>::new();
             let mut constant = BigRational::from_integer(0.into());
@@ -554,11 +579,6 @@ fn check_refutation(
                         .or_insert_with(|| BigRational::from_integer(0.into())) += &m * coef;
                 }
             }
-            let bb = BoxBounds::new(
-                layers,
-                lo.iter().map(|&v| q(v)).collect(),
-                hi.iter().map(|&v| q(v)).collect(),
-            );
             let out_bounds = &bb.values[layers.len()];
             let n_out = out_bounds.0.len();
             if combined.keys().any(|i| *i >= n_out) {
