@@ -20,20 +20,7 @@ fn stderr(o: &Output) -> String {
 }
 
 fn benchmarks() -> Option<PathBuf> {
-    let dir = std::env::var_os("AXIOM_BENCHMARKS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/benchmarks"))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: benchmarks not found at {} (set AXIOM_BENCHMARKS)",
-            dir.display()
-        );
-        None
-    }
+    axiom_ml::core::benchmarks_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/benchmarks"))
 }
 
 /// A file of the benchmark set, or `None` (with the reason printed) when the

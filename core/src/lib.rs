@@ -34,7 +34,7 @@ pub use digest::ModelDigest;
 pub use error::{Error, ErrorKind, Location, Result};
 pub use graph::{Graph, GraphBuilder, Node, Op, Shape, ValueId};
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The model formats [`load_model`] understands, by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,5 +62,23 @@ pub fn load_model(path: &Path) -> Result<Graph> {
         None => Err(Error::invalid("unknown model format")
             .in_file(path)
             .with_hint("Axiom reads .onnx and .nnet models")),
+    }
+}
+
+/// The shared benchmark set (ACAS Xu, VNN-COMP tiny instances) for tests,
+/// examples and benchmarks: `$AXIOM_BENCHMARKS` when set, else `default`.
+/// `None`, with the reason printed, when that folder does not exist, so that
+/// callers skip cleanly on a clone without it.
+pub fn benchmarks_dir(default: &str) -> Option<PathBuf> {
+    let dir =
+        std::env::var_os("AXIOM_BENCHMARKS").map_or_else(|| PathBuf::from(default), PathBuf::from);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: benchmarks not found at {} (set AXIOM_BENCHMARKS)",
+            dir.display()
+        );
+        None
     }
 }

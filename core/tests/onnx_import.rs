@@ -7,23 +7,10 @@ use onnx_protobuf::{Message, ModelProto, NodeProto};
 use std::path::PathBuf;
 
 fn benchmarks() -> Option<PathBuf> {
-    let dir = std::env::var_os("AXIOM_BENCHMARKS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/benchmarks"
-            ))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: benchmarks not found at {} (set AXIOM_BENCHMARKS)",
-            dir.display()
-        );
-        None
-    }
+    axiom_core::benchmarks_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/benchmarks"
+    ))
 }
 
 fn acas_files(dir: &std::path::Path) -> Vec<PathBuf> {

@@ -10,20 +10,10 @@ use axiom_core::vnnlib;
 use std::path::{Path, PathBuf};
 
 fn benchmarks_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("AXIOM_BENCHMARKS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/benchmarks"
-            ))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: benchmarks not found at {}", dir.display());
-        None
-    }
+    axiom_core::benchmarks_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/benchmarks"
+    ))
 }
 
 fn vnnlib_files(dir: &Path, out: &mut Vec<PathBuf>) {

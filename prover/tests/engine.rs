@@ -7,23 +7,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 fn benchmarks() -> Option<PathBuf> {
-    let dir = std::env::var_os("AXIOM_BENCHMARKS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/benchmarks"
-            ))
-        });
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: benchmarks not found at {} (set AXIOM_BENCHMARKS)",
-            dir.display()
-        );
-        None
-    }
+    axiom_core::benchmarks_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/benchmarks"
+    ))
 }
 
 /// Verifies one instance and re-checks the verdict; returns its word.

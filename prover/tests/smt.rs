@@ -474,23 +474,10 @@ fn z3_binary() -> Option<PathBuf> {
 }
 
 fn benchmarks() -> Option<PathBuf> {
-    let dir = std::env::var_os("AXIOM_BENCHMARKS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../../shared/benchmarks"
-            ))
-        });
-    if dir.join("tiny").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipping: no benchmarks at {} (set AXIOM_BENCHMARKS)",
-            dir.display()
-        );
-        None
-    }
+    axiom_core::benchmarks_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/benchmarks"
+    ))
 }
 
 /// Solves case 0, disjunct 0 of a benchmark instance.
