@@ -8,8 +8,10 @@
 //! 1. the root box of the case's proof contains the case's exact input box;
 //! 2. walking the split tree (a split at `x[dim] = at` gives the children
 //!    `x[dim] <= at` and `x[dim] >= at`, which cover the parent whatever `at`
-//!    is), every leaf's box gets, for every disjunct of the output condition,
-//!    a refutation on the leaf or on an ancestor;
+//!    is; a ReLU split gives the children `z <= 0` and `z >= 0` for the
+//!    neuron's input `z`, which cover it too), every leaf's region gets, for
+//!    every disjunct of the output condition, a refutation on the leaf or on
+//!    an ancestor;
 //! 3. every `Bound` refutation: the checker computes its own lower bound of
 //!    the constraint's left-hand side over the box, by linear bound
 //!    propagation in exact rational arithmetic (interval bounds, tightened by
@@ -18,7 +20,11 @@
 //!    objective's bound is the larger of its back-substituted and interval
 //!    bounds) of the refutation's combination of the disjunct's constraints,
 //!    and requires it to be `> 0` (`>= 0` when a strict constraint takes
-//!    part);
+//!    part); on a region with fixed ReLU phases, the interval bounds of each
+//!    fixed neuron's input are clamped to `[max(l, 0), u]` (active) or
+//!    `[l, min(u, 0)]` (inactive) before they are used, which is sound on
+//!    the region, and a region whose bounds become empty (`l > u`) has no
+//!    point, so every refutation on it holds;
 //! 4. `Smt` refutations are not re-solved here; they are counted and reported
 //!    as trusted to the SMT solver.
 //!
@@ -216,16 +222,38 @@ struct BoxBounds<'a> {
     layers: &'a [ExactLayer],
     /// Bounds of every value: index 0 the input, `i + 1` layer `i`'s output.
     values: Vec<(Vec<Q>, Vec<Q>)>,
+    /// Whether some bound is empty (`l > u`): the region has no point.
+    empty: bool,
 }
 
 impl<'a> BoxBounds<'a> {
-    fn new(layers: &'a [ExactLayer], lo: Vec<Q>, hi: Vec<Q>) -> Self {
+    /// The bounds on the region `[lo, hi]` with the ReLU phases `phases`
+    /// fixed (as `(relu layer, neuron, active)`, checked by the caller).
+    fn new(layers: &'a [ExactLayer], lo: Vec<Q>, hi: Vec<Q>, phases: &[Phase]) -> Self {
+        let empty = lo.iter().zip(&hi).any(|(l, u)| l > u);
         let mut bb = BoxBounds {
             layers,
             values: vec![(lo, hi)],
+            empty,
         };
         let mut seen_relu = false;
+        let mut relu_ordinal = 0;
         for (i, layer) in layers.iter().enumerate() {
+            if matches!(layer, ExactLayer::Relu) {
+                // Clamp the fixed neurons' inputs: sound on the region.
+                let (l, u) = &mut bb.values[i];
+                for &(k, t, active) in phases {
+                    if k == relu_ordinal {
+                        if active {
+                            l[t] = l[t].clone().max(Q::zero());
+                        } else {
+                            u[t] = u[t].clone().min(Q::zero());
+                        }
+                        bb.empty |= l[t] > u[t];
+                    }
+                }
+                relu_ordinal += 1;
+            }
             let (l, u) = &bb.values[i];
             let next = match layer {
                 ExactLayer::Affine { w, b } => {
@@ -244,6 +272,7 @@ impl<'a> BoxBounds<'a> {
                             let upper = -&bb.backward(i + 1, e);
                             nl[r] = nl[r].clone().max(round_dyadic(&lower, false));
                             nu[r] = nu[r].clone().min(round_dyadic(&upper, true));
+                            bb.empty |= nl[r] > nu[r];
                         }
                     }
                     (nl, nu)
@@ -369,6 +398,8 @@ pub fn check_proof(
             "the property's input count differs from the model's",
         );
     }
+    // The width of every ReLU layer, for the splits to name.
+    let relu_widths: Vec<usize> = widths_of_relus(input_dim, &layers);
     let mut report = CheckReport::default();
     let mut tasks = Vec::new();
     for (ci, case) in property.cases.iter().enumerate() {
@@ -394,17 +425,28 @@ pub fn check_proof(
         // Depth-first over the tree with the box and the disjuncts refuted
         // by ancestors: the structure (coverage of every leaf) is checked
         // here, the refutations' bounds afterwards, in parallel.
-        let mut stack = vec![(
-            &proof.root,
-            proof.lower.clone(),
-            proof.upper.clone(),
-            vec![false; case.output.len()],
-            String::new(),
-        )];
-        while let Some((node, lo, hi, mut done, path)) = stack.pop() {
+        let mut stack = vec![Visit {
+            node: &proof.root,
+            lo: proof.lower.clone(),
+            hi: proof.upper.clone(),
+            phases: Vec::new(),
+            done: vec![false; case.output.len()],
+            path: String::new(),
+        }];
+        while let Some(Visit {
+            node,
+            lo,
+            hi,
+            phases,
+            mut done,
+            path,
+        }) = stack.pop()
+        {
             let here = || format!("case {ci}, node at path '{path}'");
             let refutations = match node {
-                ProofNode::Split { refutations, .. } => refutations,
+                ProofNode::Split { refutations, .. } | ProofNode::ReluSplit { refutations, .. } => {
+                    refutations
+                }
                 ProofNode::Leaf(leaf) => &leaf.refutations,
             };
             for r in refutations {
@@ -427,6 +469,7 @@ pub fn check_proof(
                     place: here(),
                     lo: lo.clone(),
                     hi: hi.clone(),
+                    phases: phases.clone(),
                     refutations,
                 });
             }
@@ -440,14 +483,47 @@ pub fn check_proof(
                     let (mut lo_hi, mut hi_lo) = (hi.clone(), lo.clone());
                     lo_hi[*dim] = *at;
                     hi_lo[*dim] = *at;
-                    stack.push((
-                        &children[1],
-                        hi_lo,
-                        hi.clone(),
-                        done.clone(),
-                        format!("{path}1"),
-                    ));
-                    stack.push((&children[0], lo.clone(), lo_hi, done, format!("{path}0")));
+                    stack.push(Visit {
+                        node: &children[1],
+                        lo: hi_lo,
+                        hi: hi.clone(),
+                        phases: phases.clone(),
+                        done: done.clone(),
+                        path: format!("{path}1"),
+                    });
+                    stack.push(Visit {
+                        node: &children[0],
+                        lo,
+                        hi: lo_hi,
+                        phases,
+                        done,
+                        path: format!("{path}0"),
+                    });
+                }
+                ProofNode::ReluSplit {
+                    relu_layer,
+                    neuron,
+                    children,
+                    ..
+                } => {
+                    if relu_widths.get(*relu_layer).is_none_or(|w| neuron >= w) {
+                        return fail(
+                            here(),
+                            format!("a ReLU split names neuron {neuron} of ReLU layer {relu_layer}, which does not exist"),
+                        );
+                    }
+                    for (child, active) in [(&children[1], true), (&children[0], false)] {
+                        let mut p = phases.clone();
+                        p.push((*relu_layer, *neuron, active));
+                        stack.push(Visit {
+                            node: child,
+                            lo: lo.clone(),
+                            hi: hi.clone(),
+                            phases: p,
+                            done: done.clone(),
+                            path: format!("{path}{}", if active { 'a' } else { 'i' }),
+                        });
+                    }
                 }
                 ProofNode::Leaf(_) => {
                     report.leaves += 1;
@@ -485,12 +561,39 @@ pub fn check_proof(
     Ok(report)
 }
 
-/// The refutations of one node, to check on its box.
+/// A node to visit, with its region and the disjuncts refuted above it.
+struct Visit<'a> {
+    node: &'a ProofNode,
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+    phases: Vec<Phase>,
+    done: Vec<bool>,
+    path: String,
+}
+
+/// The width of every ReLU layer, in order.
+fn widths_of_relus(input_dim: usize, layers: &[ExactLayer]) -> Vec<usize> {
+    let mut width = input_dim;
+    let mut out = Vec::new();
+    for layer in layers {
+        match layer {
+            ExactLayer::Affine { b, .. } => width = b.len(),
+            ExactLayer::Relu => out.push(width),
+        }
+    }
+    out
+}
+
+/// A ReLU phase fixed on a region: (ReLU layer ordinal, neuron, active).
+type Phase = (usize, usize, bool);
+
+/// The refutations of one node, to check on its region.
 struct Task<'a> {
     case: usize,
     place: String,
     lo: Vec<f64>,
     hi: Vec<f64>,
+    phases: Vec<Phase>,
     refutations: &'a [Refutation],
 }
 
@@ -515,6 +618,7 @@ fn check_node(
                 layers,
                 t.lo.iter().map(|&v| q(v)).collect(),
                 t.hi.iter().map(|&v| q(v)).collect(),
+                &t.phases,
             ));
         }
         if let Some(bb) = &bounds {
@@ -550,6 +654,10 @@ fn check_refutation(
             let Some(constraints) = disjuncts.get(*disjunct) else {
                 return Err(format!("refutes disjunct {disjunct}, which does not exist"));
             };
+            if bb.empty {
+                // No point of the region: nothing to refute.
+                return Ok(Checked::Bound);
+            }
             if multipliers.len() != constraints.len()
                 || multipliers.iter().any(|m| !(m.is_finite() && *m >= 0.0))
                 || multipliers.iter().all(|m| *m == 0.0)

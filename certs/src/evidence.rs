@@ -1,5 +1,6 @@
 //! The evidence of a verdict, as the engine produces it and the checker
-//! re-validates it: proof trees of input splits whose leaves carry, for every
+//! re-validates it: proof trees of input and ReLU-phase splits whose leaves
+//! carry, for every
 //! disjunct of the unsafe output condition, why it cannot hold there; and
 //! counterexamples.
 //!
@@ -44,7 +45,7 @@ pub struct CaseProof {
     pub root: ProofNode,
 }
 
-/// A node of an input-split proof tree.
+/// A node of a proof tree.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProofNode {
     /// The box is split on input `dim` at `at`: the first child covers
@@ -57,14 +58,27 @@ pub enum ProofNode {
         refutations: Vec<Refutation>,
         children: Box<[ProofNode; 2]>,
     },
-    /// Every disjunct of the output condition is refuted on this box.
+    /// The region is split on the phase of one ReLU: the first child adds
+    /// `z <= 0` (inactive), the second `z >= 0` (active), where `z` is the
+    /// input of neuron `neuron` of the `relu_layer`-th ReLU layer (counted
+    /// from the input, as in [`Refutation::Bound::relu_slopes`]). The two
+    /// cover the parent whatever the split; a child's region is its box
+    /// intersected with every phase its ancestors fixed.
+    ReluSplit {
+        relu_layer: usize,
+        neuron: usize,
+        /// Disjuncts already refuted on the whole parent region.
+        refutations: Vec<Refutation>,
+        children: Box<[ProofNode; 2]>,
+    },
+    /// Every disjunct of the output condition is refuted on this region.
     Leaf(LeafProof),
 }
 
 impl ProofNode {
     pub fn leaf_count(&self) -> usize {
         match self {
-            ProofNode::Split { children, .. } => {
+            ProofNode::Split { children, .. } | ProofNode::ReluSplit { children, .. } => {
                 children[0].leaf_count() + children[1].leaf_count()
             }
             ProofNode::Leaf(_) => 1,
@@ -85,13 +99,15 @@ pub struct LeafProof {
 pub enum Refutation {
     /// Linear bound propagation (CROWN with the adaptive lower slope and the
     /// triangle upper relaxation for ReLU, or interval bounds, whichever is
-    /// tighter) shows that a non-negative combination of the disjunct's
+    /// tighter; ReLU inputs clamped by the phases the region fixes) shows that a non-negative combination of the disjunct's
     /// constraints, `Σ multipliers[k] · lhs_k`, is above 0 everywhere on the
     /// box (at or above 0 when a constraint with a positive multiplier is
     /// strict). Since the disjunct needs every `lhs_k <= 0`, it cannot hold
     /// there. `multipliers` has one entry per constraint of the disjunct;
     /// `lower_bound` is the sound float bound the engine found; the exact
-    /// checker re-derives its own.
+    /// checker re-derives its own. On a region that the bounds show empty
+    /// (the phases fixed by ReLU splits contradict the box), every
+    /// refutation holds vacuously.
     Bound {
         disjunct: usize,
         multipliers: Vec<f64>,

@@ -1,15 +1,25 @@
-//! Branch and bound over input boxes.
+//! Branch and bound over sub-problems: input boxes, each with the ReLU
+//! phases its ancestors fixed.
 //!
 //! For each case of the property the search keeps a priority queue of open
-//! boxes (most violated first), bounds them in batches (rayon across chunks,
-//! one GEMM per layer per chunk), closes a box when every disjunct of the
-//! output condition is refuted on it, looks for counterexamples at the boxes
+//! sub-problems (most violated first), bounds them in batches (rayon across
+//! chunks, one GEMM per layer per chunk), closes one when every disjunct of
+//! the output condition is refuted on it, looks for counterexamples at those
 //! it cannot close (box centres, bound-guided corners, PGD on the most
-//! promising box, fresh-seed attacks on the whole region), hands small boxes
-//! with few unstable ReLUs to Z3, and splits the rest on the input dimension
-//! with the largest smear (box width times a bound on the objective's
-//! gradient). Results are deterministic for the same options (Z3 timeouts
-//! aside): batches are formed in queue order and processed in order.
+//! promising box, fresh-seed attacks on the whole region), hands small ones
+//! with few unstable ReLUs to Z3, and splits the rest:
+//!
+//! - *input splitting* (low-dimensional inputs such as ACAS Xu's 5): on the
+//!   input dimension with the largest smear (box width times a bound on the
+//!   objective's gradient);
+//! - *ReLU splitting* (wide inputs): on the unstable ReLU with the largest
+//!   BaBSR-like score (the objective's sensitivity to the neuron times the
+//!   area its triangle relaxation gives away, `-l u / (u - l)`), into the
+//!   children `z <= 0` and `z >= 0`; a sub-problem with no unstable ReLU
+//!   left is split on its input box instead.
+//!
+//! Results are deterministic for the same options (Z3 timeouts aside):
+//! batches are formed in queue order and processed in order.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -22,7 +32,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 
 use crate::attack::{self, AttackOptions};
-use crate::bounds::{self, bound_batch, BatchBounds, Method, Objectives};
+use crate::bounds::{self, bound_batch_with_phases, BatchBounds, Method, Objectives, PhaseFix};
 use crate::problem::{recheck_counterexample, Case, Problem};
 use crate::smt;
 use crate::verdict::{
@@ -32,6 +42,9 @@ use crate::verdict::{
 
 /// Boxes bounded per rayon task.
 const CHUNK: usize = 32;
+/// `SplitStrategy::Auto` splits inputs up to this many input dimensions, and
+/// ReLUs above.
+pub const AUTO_INPUT_SPLIT_MAX_DIM: usize = 10;
 /// A box is not split further once it is this deep.
 const MAX_DEPTH: u32 = 400;
 /// How often (in batches) the search runs an attack (a few milliseconds each).
@@ -51,12 +64,13 @@ const SMT_MAX_UNSTABLE: usize = 4;
 /// ... for at most this long per disjunct.
 const SMT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// One open box.
+/// One open sub-problem: a box and the ReLU phases fixed on it.
 #[derive(Debug, Clone)]
 struct OpenBox {
     node: usize,
     lower: Vec<f64>,
     upper: Vec<f64>,
+    phases: Vec<PhaseFix>,
     /// Indices of the disjuncts not yet refuted on an ancestor.
     open: Vec<usize>,
     depth: u32,
@@ -87,12 +101,26 @@ impl Ord for OpenBox {
     }
 }
 
+/// How a sub-problem is split. The first child is the lower half (`x[dim] <=
+/// at`, or the ReLU inactive), the second the upper half.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Branch {
+    Input {
+        dim: usize,
+        at: f64,
+    },
+    /// `layer` indexes `Network::layers`.
+    Relu {
+        layer: usize,
+        neuron: usize,
+    },
+}
+
 /// The proof tree under construction.
 enum TreeNode {
     Open,
     Split {
-        dim: usize,
-        at: f64,
+        branch: Branch,
         refutations: Vec<Refutation>,
         children: [usize; 2],
     },
@@ -110,16 +138,6 @@ enum CaseOutcome {
 pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verdict, Stats) {
     let start = Instant::now();
     let mut stats = Stats::default();
-    if options.split == SplitStrategy::Relu {
-        return (
-            Verdict::Unknown {
-                reason: UnknownReason::Unsupported(
-                    "ReLU splitting is not implemented yet; use input splitting".into(),
-                ),
-            },
-            stats,
-        );
-    }
     let problem = match Problem::new(graph, property) {
         Ok(p) => p,
         Err(e) => {
@@ -131,12 +149,18 @@ pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verd
             )
         }
     };
+    let relu_split = match options.split {
+        SplitStrategy::Input => false,
+        SplitStrategy::Relu => true,
+        SplitStrategy::Auto => problem.net.input_dim > AUTO_INPUT_SPLIT_MAX_DIM,
+    };
     let search = Search {
         graph,
         property,
         problem: &problem,
         options,
         start,
+        relu_split,
     };
     // Falsification first: cheap, and it settles most `sat` instances.
     if options.attack {
@@ -197,6 +221,8 @@ struct Search<'a> {
     problem: &'a Problem,
     options: &'a VerifyOptions,
     start: Instant,
+    /// Split ReLUs (else input boxes).
+    relu_split: bool,
 }
 
 /// What one box's bounds say.
@@ -208,8 +234,8 @@ struct Analysis {
     score: f64,
     /// Candidate points with their float margins.
     points: Vec<(f64, Vec<f64>)>,
-    /// Where to split, if the box can be split.
-    split: Option<(usize, f64)>,
+    /// Where to split, if the sub-problem can be split.
+    split: Option<Branch>,
     alpha_optimisations: u64,
 }
 
@@ -377,6 +403,35 @@ impl Search<'_> {
                 lb > 0.0
             }
         };
+        if bounds::is_empty(bb, row) {
+            // The fixed phases contradict the box: no point is left, and
+            // every disjunct is refuted vacuously (the checker sees the
+            // region empty too).
+            let refutations = item
+                .open
+                .iter()
+                .map(|&d| {
+                    let r = row_info
+                        .iter()
+                        .position(|r| r.disjunct == d)
+                        .expect("every disjunct has rows");
+                    Refutation::Bound {
+                        disjunct: d,
+                        multipliers: row_info[r].multipliers.clone(),
+                        relu_slopes: Vec::new(),
+                        lower_bound: f64::INFINITY,
+                    }
+                })
+                .collect();
+            return Analysis {
+                refutations,
+                remaining: Vec::new(),
+                score: f64::INFINITY,
+                points: Vec::new(),
+                split: None,
+                alpha_optimisations: 0,
+            };
+        }
         let mut refutations = Vec::new();
         let mut remaining = Vec::new();
         let mut score = f64::INFINITY;
@@ -470,6 +525,20 @@ impl Search<'_> {
             .chain(corners)
             .map(|p| (attack::margin(&net.eval(&p), &case.disjuncts).0, p))
             .collect();
+        let relu = self
+            .relu_split
+            .then(|| relu_branch(net, bb, row, &best_rows, objectives))
+            .flatten();
+        if relu.is_some() {
+            return Analysis {
+                refutations,
+                remaining,
+                score,
+                points,
+                split: relu,
+                alpha_optimisations,
+            };
+        }
         // Split on the dimension with the largest smear: width times a bound
         // on the objective's sensitivity to it (through every neuron that is
         // not surely inactive).
@@ -499,7 +568,7 @@ impl Search<'_> {
         let split = best_dim.and_then(|i| {
             let (l, u) = (item.lower[i], item.upper[i]);
             let mid = l + (u - l) / 2.0;
-            (l < mid && mid < u).then_some((i, mid))
+            (l < mid && mid < u).then_some(Branch::Input { dim: i, at: mid })
         });
         Analysis {
             refutations,
@@ -565,6 +634,7 @@ impl Search<'_> {
             node: 0,
             lower: case.lower.clone(),
             upper: case.upper.clone(),
+            phases: Vec::new(),
             open: (0..case.disjuncts.len()).collect(),
             depth: 0,
             score: f64::NEG_INFINITY,
@@ -649,7 +719,7 @@ impl Search<'_> {
                         promising = Some((m, item.lower.clone(), item.upper.clone()));
                     }
                 }
-                let Some((dim, at)) = split.filter(|_| item.depth < MAX_DEPTH) else {
+                let Some(branch) = split.filter(|_| item.depth < MAX_DEPTH) else {
                     // Splitting is exhausted: Z3 is the complete fallback.
                     match self.smt_leaf(case, &item, &bb, row, &remaining, stats) {
                         SmtLeaf::Closed(smt_refutations) => {
@@ -671,8 +741,7 @@ impl Search<'_> {
                 tree.push(TreeNode::Open);
                 tree.push(TreeNode::Open);
                 tree[item.node] = TreeNode::Split {
-                    dim,
-                    at,
+                    branch,
                     refutations,
                     children: ids,
                 };
@@ -680,20 +749,35 @@ impl Search<'_> {
                     node: ids[0],
                     lower: item.lower.clone(),
                     upper: item.upper.clone(),
+                    phases: item.phases.clone(),
                     open: remaining.clone(),
                     depth: item.depth + 1,
                     score,
                 };
-                lo_child.upper[dim] = at;
                 let mut hi_child = OpenBox {
                     node: ids[1],
                     lower: item.lower,
                     upper: item.upper,
+                    phases: item.phases,
                     open: remaining,
                     depth: item.depth + 1,
                     score,
                 };
-                hi_child.lower[dim] = at;
+                match branch {
+                    Branch::Input { dim, at } => {
+                        lo_child.upper[dim] = at;
+                        hi_child.lower[dim] = at;
+                    }
+                    Branch::Relu { layer, neuron } => {
+                        for (child, active) in [(&mut lo_child, false), (&mut hi_child, true)] {
+                            child.phases.push(PhaseFix {
+                                layer,
+                                neuron,
+                                active,
+                            });
+                        }
+                    }
+                }
                 heap.push(lo_child);
                 heap.push(hi_child);
             }
@@ -704,7 +788,7 @@ impl Search<'_> {
                 }
             }
         }
-        CaseOutcome::Proved(build_tree(&mut tree, 0))
+        CaseOutcome::Proved(build_tree(net, &mut tree, 0))
     }
 }
 
@@ -803,10 +887,12 @@ fn bound_chunks(
             let n = net.input_dim;
             let lower = Array2::from_shape_fn((chunk.len(), n), |(b, i)| chunk[b].lower[i]);
             let upper = Array2::from_shape_fn((chunk.len(), n), |(b, i)| chunk[b].upper[i]);
-            std::sync::Arc::new(bound_batch(
+            let phases: Vec<&[PhaseFix]> = chunk.iter().map(|b| b.phases.as_slice()).collect();
+            std::sync::Arc::new(bound_batch_with_phases(
                 net,
                 lower.view(),
                 upper.view(),
+                &phases,
                 objectives,
                 Method::Crown,
             ))
@@ -862,8 +948,76 @@ fn gradient_bound(
     g
 }
 
+/// The unstable ReLU to split on box `row`, by a BaBSR-like score: the
+/// objective's sensitivity to the neuron's output (`|c|` propagated back
+/// through `|W|`, as in [`gradient_bound`], summed over the rows `rows`)
+/// times the area the triangle relaxation gives away, `-l u / (u - l)`.
+/// `None` when no ReLU is unstable. No soundness role.
+fn relu_branch(
+    net: &crate::Network,
+    bb: &BatchBounds,
+    row: usize,
+    rows: &[usize],
+    objectives: &Objectives,
+) -> Option<Branch> {
+    let mut g = vec![0.0; net.output_dim()];
+    for &r in rows {
+        for (gi, c) in g.iter_mut().zip(objectives.rows.row(r)) {
+            *gi += c.abs();
+        }
+    }
+    let mut best: Option<(f64, Branch)> = None;
+    for (j, layer) in net.layers.iter().enumerate().rev() {
+        match layer {
+            crate::Layer::Linear { w, .. } => {
+                let mut next = vec![0.0; w.ncols()];
+                for (r, gr) in g.iter().enumerate() {
+                    if *gr == 0.0 {
+                        continue;
+                    }
+                    for (n, wv) in next.iter_mut().zip(w.row(r)) {
+                        *n += gr * wv.abs();
+                    }
+                }
+                g = next;
+            }
+            crate::Layer::Relu => {
+                let pre = &bb.values[j];
+                for (t, gt) in g.iter_mut().enumerate() {
+                    let (l, u) = (pre.lower[[row, t]], pre.upper[[row, t]]);
+                    if u <= 0.0 {
+                        *gt = 0.0;
+                    } else if l < 0.0 && l.is_finite() && u.is_finite() {
+                        let score = *gt * (-l * u / (u - l));
+                        // Ties go to the earliest layer, then the lowest neuron.
+                        if best.as_ref().is_none_or(|(s, _)| score >= *s) {
+                            best = Some((
+                                score,
+                                Branch::Relu {
+                                    layer: j,
+                                    neuron: t,
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
+            crate::Layer::Sigmoid => g.iter_mut().for_each(|v| *v *= 0.25),
+            crate::Layer::Tanh => {}
+        }
+    }
+    best.map(|(_, b)| b)
+}
+
 /// Turns the arena into a proof tree (iteratively, trees can be deep).
-fn build_tree(tree: &mut [TreeNode], root: usize) -> ProofNode {
+fn build_tree(net: &crate::Network, tree: &mut [TreeNode], root: usize) -> ProofNode {
+    // ReLU layers are named by their ordinal in the evidence.
+    let relu_ordinal = |layer: usize| {
+        net.layers[..layer]
+            .iter()
+            .filter(|l| matches!(l, crate::Layer::Relu))
+            .count()
+    };
     // Post-order without recursion: children are built before parents.
     let mut built: Vec<Option<ProofNode>> = (0..tree.len()).map(|_| None).collect();
     let mut stack = vec![(root, false)];
@@ -876,21 +1030,30 @@ fn build_tree(tree: &mut [TreeNode], root: usize) -> ProofNode {
                 stack.push((b, false));
             }
             TreeNode::Split {
-                dim,
-                at,
+                branch,
                 refutations,
                 children,
             } => {
                 let [a, b] = *children;
                 let (ca, cb) = (built[a].take(), built[b].take());
-                built[id] = Some(match (ca, cb) {
-                    (Some(ca), Some(cb)) => ProofNode::Split {
-                        dim: *dim,
-                        at: *at,
-                        refutations: refutations.clone(),
-                        children: Box::new([ca, cb]),
+                let (Some(ca), Some(cb)) = (ca, cb) else {
+                    unreachable!("children are built before their parent")
+                };
+                let refutations = refutations.clone();
+                let children = Box::new([ca, cb]);
+                built[id] = Some(match *branch {
+                    Branch::Input { dim, at } => ProofNode::Split {
+                        dim,
+                        at,
+                        refutations,
+                        children,
                     },
-                    _ => unreachable!("children are built before their parent"),
+                    Branch::Relu { layer, neuron } => ProofNode::ReluSplit {
+                        relu_layer: relu_ordinal(layer),
+                        neuron,
+                        refutations,
+                        children,
+                    },
                 });
             }
             TreeNode::Leaf(_) => {

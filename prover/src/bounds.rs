@@ -98,11 +98,38 @@ pub enum Method {
     Crown,
 }
 
+/// A ReLU fixed to one phase on a sub-problem (a ReLU split): the input `z`
+/// of neuron `neuron` of layer `layer` (an index into `Network::layers`, a
+/// ReLU layer) is `>= 0` when `active`, else `<= 0`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhaseFix {
+    pub layer: usize,
+    pub neuron: usize,
+    pub active: bool,
+}
+
 /// Bounds a batch of boxes `[batch, n_in]`.
 pub fn bound_batch(
     net: &Network,
     lower: ArrayView2<f64>,
     upper: ArrayView2<f64>,
+    objectives: &Objectives,
+    method: Method,
+) -> BatchBounds {
+    bound_batch_with_phases(net, lower, upper, &[], objectives, method)
+}
+
+/// Bounds a batch of sub-problems: boxes `[batch, n_in]`, each with the ReLU
+/// phases `phases[b]` fixed (`phases` may be empty: no phase fixed). A fixed
+/// neuron's input bounds are clamped to `[max(l, 0), u]` (active) or
+/// `[l, min(u, 0)]` (inactive) before anything uses them, which is sound on
+/// the sub-problem's region; when a clamp leaves `l > u` the region is empty
+/// (see [`is_empty`]).
+pub fn bound_batch_with_phases(
+    net: &Network,
+    lower: ArrayView2<f64>,
+    upper: ArrayView2<f64>,
+    phases: &[&[PhaseFix]],
     objectives: &Objectives,
     method: Method,
 ) -> BatchBounds {
@@ -112,6 +139,20 @@ pub fn bound_batch(
     }];
     let mut seen_activation = false;
     for (i, layer) in net.layers.iter().enumerate() {
+        if matches!(layer, Layer::Relu) {
+            let pre = &mut values[i];
+            for (bi, fixes) in phases.iter().enumerate() {
+                for f in fixes.iter().filter(|f| f.layer == i) {
+                    if f.active {
+                        let l = &mut pre.lower[[bi, f.neuron]];
+                        *l = l.max(0.0);
+                    } else {
+                        let u = &mut pre.upper[[bi, f.neuron]];
+                        *u = u.min(0.0);
+                    }
+                }
+            }
+        }
         let prev = &values[i];
         let next = match layer {
             Layer::Linear { w, b } => {
@@ -154,6 +195,19 @@ pub fn bound_batch(
         objective_lower,
         input_coeffs,
     }
+}
+
+/// Whether the bounds of box `row` show its region empty: some value's lower
+/// bound is above its upper bound (possible only when fixed ReLU phases
+/// contradict the box). Every claim holds on an empty region.
+pub fn is_empty(bounds: &BatchBounds, row: usize) -> bool {
+    bounds.values.iter().any(|v| {
+        v.lower
+            .row(row)
+            .iter()
+            .zip(v.upper.row(row))
+            .any(|(l, u)| l > u)
+    })
 }
 
 /// A sound lower bound of `c · v` for `v` in `[lo, hi]`.

@@ -3,7 +3,9 @@
 //! a direct Z3 encoding for ReLU networks, dense sampling for sigmoid/tanh
 //! networks — and must never be `Proved` where a counterexample exists.
 //! Every `Proved` of a ReLU network is also re-checked by the exact checker,
-//! and every `Disproved` counterexample must meet the property.
+//! and every `Disproved` counterexample must meet the property. ReLU
+//! networks are verified twice, with input splitting and with ReLU
+//! splitting, under the same checks.
 //!
 //! `AXIOM_DIFFERENTIAL_CASES` sets the number of networks (default 3000; the
 //! larger run is `AXIOM_DIFFERENTIAL_CASES=20000 cargo test --release -p
@@ -13,7 +15,7 @@ use axiom_certs::check::{check_counterexample, check_proof};
 use axiom_core::graph::{GraphBuilder, Op};
 use axiom_core::vnnlib;
 use axiom_prover::smt::{self, SmtOutcome, SmtQuery};
-use axiom_prover::{verify, Network, Verdict, VerifyOptions};
+use axiom_prover::{verify, Network, SplitStrategy, Verdict, VerifyOptions};
 use ndarray::{Array1, Array2};
 use std::time::Duration;
 
@@ -214,32 +216,64 @@ struct Tally {
     unknown: usize,
     checked: usize,
     undecided_reference: usize,
+    /// Proofs found by ReLU splitting (all re-checked exactly).
+    relu_split_proved: usize,
 }
 
 fn run_one(n: usize, inst: &Instance, seed: u64) -> Tally {
-    let options = VerifyOptions {
-        timeout: Some(Duration::from_secs(5)),
-        ..Default::default()
-    };
     let mut rng = Rng(seed);
     let mut t = Tally::default();
-    let report = verify(&inst.graph, &inst.property, &options);
     let truth = reference(inst, &mut rng);
     if truth.is_none() {
         t.undecided_reference += 1;
     }
+    let splits: &[SplitStrategy] = if inst.act == Act::Relu {
+        &[SplitStrategy::Input, SplitStrategy::Relu]
+    } else {
+        &[SplitStrategy::Input]
+    };
+    for &split in splits {
+        let proved = check_one(n, inst, truth, split, seed, &mut t);
+        if proved && split == SplitStrategy::Relu {
+            t.relu_split_proved += 1;
+        }
+    }
+    t
+}
+
+/// Verifies one instance with one split strategy and checks the verdict
+/// against the reference; returns whether it was proved.
+fn check_one(
+    n: usize,
+    inst: &Instance,
+    truth: Option<bool>,
+    split: SplitStrategy,
+    seed: u64,
+    t: &mut Tally,
+) -> bool {
+    let options = VerifyOptions {
+        timeout: Some(Duration::from_secs(5)),
+        split,
+        seed,
+        ..Default::default()
+    };
+    let report = verify(&inst.graph, &inst.property, &options);
+    let split = format!("{split:?} splitting");
     match &report.verdict {
         Verdict::Proved { evidence } => {
             t.proved += 1;
             assert_ne!(
                 truth,
                 Some(true),
-                "case {n}: Proved, but a counterexample exists\n{}",
+                "case {n}, {split}: Proved, but a counterexample exists\n{}",
                 inst.text
             );
             if inst.act == Act::Relu {
                 check_proof(&inst.graph, &inst.property, evidence).unwrap_or_else(|e| {
-                    panic!("case {n}: exact re-check failed: {e}\n{}", inst.text)
+                    panic!(
+                        "case {n}, {split}: exact re-check failed: {e}\n{}",
+                        inst.text
+                    )
                 });
                 t.checked += 1;
             }
@@ -249,14 +283,14 @@ fn run_one(n: usize, inst: &Instance, seed: u64) -> Tally {
             assert_ne!(
                 truth,
                 Some(false),
-                "case {n}: Disproved, but Z3 says unsat\n{}",
+                "case {n}, {split}: Disproved, but Z3 says unsat\n{}",
                 inst.text
             );
             if inst.act == Act::Relu {
                 check_counterexample(&inst.graph, &inst.property, counterexample).unwrap_or_else(
                     |e| {
                         panic!(
-                            "case {n}: counterexample fails the exact check: {e}\n{}",
+                            "case {n}, {split}: counterexample fails the exact check: {e}\n{}",
                             inst.text
                         )
                     },
@@ -265,7 +299,7 @@ fn run_one(n: usize, inst: &Instance, seed: u64) -> Tally {
         }
         Verdict::Unknown { .. } => t.unknown += 1,
     }
-    t
+    matches!(report.verdict, Verdict::Proved { .. })
 }
 
 #[test]
@@ -291,10 +325,20 @@ fn engine_never_proves_a_violated_property() {
             unknown: a.unknown + b.unknown,
             checked: a.checked + b.checked,
             undecided_reference: a.undecided_reference + b.undecided_reference,
+            relu_split_proved: a.relu_split_proved + b.relu_split_proved,
         });
     eprintln!(
-        "{cases} networks: {} proved ({} exactly re-checked), {} disproved, {} unknown; reference undecided on {}",
-        total.proved, total.checked, total.disproved, total.unknown, total.undecided_reference
+        "{cases} networks (ReLU ones twice): {} proved ({} exactly re-checked, {} by ReLU splitting), {} disproved, {} unknown; reference undecided on {}",
+        total.proved,
+        total.checked,
+        total.relu_split_proved,
+        total.disproved,
+        total.unknown,
+        total.undecided_reference
+    );
+    assert!(
+        total.relu_split_proved > cases / 10,
+        "ReLU splitting should prove a good share of the ReLU networks"
     );
     assert!(
         total.proved > cases / 10 && total.disproved > cases / 10,
