@@ -24,6 +24,7 @@
 pub mod digest;
 pub mod error;
 pub mod graph;
+pub mod lang;
 pub mod nnet;
 pub mod onnx;
 pub mod safetensors_io;
