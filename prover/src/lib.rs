@@ -16,6 +16,7 @@ pub mod bab;
 pub mod bounds;
 pub mod network;
 pub mod problem;
+pub mod rewrite;
 pub mod smt;
 pub mod verdict;
 
