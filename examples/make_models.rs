@@ -23,5 +23,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         axiom_ml::core::onnx::save(&graph, &path)?;
         println!("wrote   {} (sha256:{})", path.display(), graph.digest());
     }
+    let path = dir.join("classifier.safetensors");
+    if path.exists() {
+        println!("kept    {} (exists)", path.display());
+    } else {
+        std::fs::write(&path, axiom_ml::demo::classifier_weights())?;
+        println!("wrote   {}", path.display());
+    }
     Ok(())
 }

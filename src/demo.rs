@@ -71,6 +71,37 @@ pub fn all() -> Vec<(&'static str, Graph)> {
     vec![("xor.onnx", xor()), ("mini_acas.onnx", mini_acas())]
 }
 
+/// The weights of the bundled softmax classifier that
+/// `examples/specs/classifier.axiom` declares with inline layers
+/// (`2 -> 8 -> relu -> 3 -> softmax`), as safetensors bytes: tensors
+/// `fc1.weight` [8, 2], `fc1.bias` [8], `fc2.weight` [3, 8], `fc2.bias` [3].
+pub fn classifier_weights() -> Vec<u8> {
+    let mut rng = SplitMix64(0xc1a5_51f1);
+    let mut tensor = |shape: Vec<usize>, scale: f64| {
+        let n: usize = shape.iter().product();
+        let bytes: Vec<u8> = (0..n)
+            .flat_map(|_| rng.dyadic(scale).to_le_bytes())
+            .collect();
+        (shape, bytes)
+    };
+    let tensors = [
+        ("fc1.weight", tensor(vec![8, 2], 1.0)),
+        ("fc1.bias", tensor(vec![8], 0.5)),
+        ("fc2.weight", tensor(vec![3, 8], 1.0)),
+        ("fc2.bias", tensor(vec![3], 0.5)),
+    ];
+    let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(name, (shape, bytes))| {
+            let view =
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .expect("shape and byte length agree by construction");
+            (*name, view)
+        })
+        .collect();
+    safetensors::serialize(views, None).expect("serialising in-memory tensors cannot fail")
+}
+
 /// A tiny deterministic generator (SplitMix64).
 struct SplitMix64(u64);
 

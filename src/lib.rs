@@ -26,6 +26,7 @@
 pub use axiom_backends as backends;
 pub use axiom_core as core;
 
+pub mod check_report;
 pub mod demo;
 
 /// The README's Rust examples, compiled and run as doc tests.

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod check;
 mod commands;
 mod vnncomp;
 
@@ -163,6 +164,49 @@ timeout, named by line; an existing --out file without --force).",
         #[arg(long)]
         recheck: bool,
     },
+    /// Prove every obligation of every .axiom specification under the paths:
+    /// the CI gate.
+    #[command(
+        long_about = "Find every *.axiom file under the paths (default: the current directory; hidden directories and target/ are skipped), prove every `prove` in it, and report each obligation as:
+  proved     the evidence was re-checked by the independent exact checker, or the rewriter discharged it by a rewrite chain it replayed
+  disproved  a counterexample was re-executed and meets the property exactly
+  unknown    timeout, unsupported construct, or evidence the checker did not accept
+  error      the specification or obligation is malformed
+
+Nothing heuristic or sampled is ever called proved.
+
+Exit codes: 0 all proved; 1 something disproved; 2 bad input (an error); 3 something unknown (0 with --allow-unknown).",
+        after_help = "Examples:
+  axiom check examples/
+  axiom check --format sarif > axiom.sarif
+  axiom check specs/ --cache .axiom/cache --format junit > junit.xml"
+    )]
+    Check {
+        /// Files or directories to search for .axiom specifications.
+        paths: Vec<PathBuf>,
+        /// Report format on stdout.
+        #[arg(long, value_enum, default_value_t = axiom_ml::check_report::Format::Human)]
+        format: axiom_ml::check_report::Format,
+        /// Budget per obligation, in seconds.
+        #[arg(
+            long,
+            default_value_t = 60.0,
+            value_name = "S",
+            allow_negative_numbers = true
+        )]
+        timeout: f64,
+        /// Exit 0 even when some obligation is unknown.
+        #[arg(long)]
+        allow_unknown: bool,
+        /// Keep decided results in DIR, keyed by the sha256 of engine
+        /// version, model digest, obligation and options; an unchanged
+        /// obligation is not proved again.
+        #[arg(long, value_name = "DIR")]
+        cache: Option<PathBuf>,
+        /// Seed of the engine's random sampling and attacks.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        seed: u64,
+    },
 }
 
 /// The `--split` choices of `axiom verify`.
@@ -241,6 +285,21 @@ fn main() -> ExitCode {
             out,
             force,
             recheck,
+        }),
+        Command::Check {
+            paths,
+            format,
+            timeout,
+            allow_unknown,
+            cache,
+            seed,
+        } => check::run(&check::CheckArgs {
+            paths,
+            format,
+            timeout,
+            allow_unknown,
+            cache,
+            seed,
         }),
     };
     match result {

@@ -61,6 +61,12 @@ fn bundled_models_are_what_the_generator_builds() {
             .unwrap_or_else(|e| panic!("{e}\n(run `cargo run --example make_models`)"));
         assert_eq!(loaded.digest(), graph.digest(), "{name} is stale");
     }
+    let weights = std::fs::read(example("models/classifier.safetensors"))
+        .expect("run `cargo run --example make_models`");
+    assert!(
+        weights == axiom_ml::demo::classifier_weights(),
+        "classifier.safetensors is stale"
+    );
 }
 
 #[test]

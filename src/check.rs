@@ -1,0 +1,311 @@
+//! `axiom check [PATH...]`: the CI gate. Finds every `*.axiom` under the
+//! paths, proves every `prove`, and reports each obligation on the strict
+//! ladder `proved` (evidence re-checked) / `disproved` (counterexample
+//! re-executed and checked exactly) / `unknown` / `error`.
+//!
+//! Each obligation goes first to the egg rewriter (algebraic facts such as
+//! `sum(y) == 1` for a softmax output, discharged by a rewrite chain the
+//! rewriter replays before it answers), then to the verification engine;
+//! a `Proved` from the engine counts only after the independent exact
+//! checker of `axiom-certs` accepts its evidence, and a `Disproved` only
+//! after its counterexample meets the property in exact arithmetic.
+//!
+//! `--cache DIR` keeps decided results keyed by the sha256 of (engine
+//! version, model digest, the obligation's text and resolved property,
+//! options): an unchanged obligation is not proved again, and changing a
+//! weight changes the model digest, so exactly that model's obligations are
+//! proved again.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use axiom_core::lang::{self, ModelSpec, Obligation};
+use axiom_ml::check_report::{CheckSummary, FileError, Format, ObligationResult, Status};
+use axiom_prover::{Verdict, VerifyOptions};
+use sha2::{Digest, Sha256};
+
+use crate::commands::{recheck, CliError};
+
+/// Version of the cache entries' layout and of what they mean.
+const CACHE_VERSION: &str = "axiom-check-cache-1";
+
+/// Options of `axiom check`.
+#[derive(Debug, Clone)]
+pub struct CheckArgs {
+    pub paths: Vec<PathBuf>,
+    pub format: Format,
+    /// Budget per obligation.
+    pub timeout: f64,
+    pub allow_unknown: bool,
+    pub cache: Option<PathBuf>,
+    pub seed: u64,
+}
+
+/// Runs the check; prints the report on stdout and returns the exit code.
+pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
+    let timeout = crate::commands::seconds_to_duration(args.timeout, "--timeout")?;
+    let start = Instant::now();
+    let paths = if args.paths.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        args.paths.clone()
+    };
+    let mut files = Vec::new();
+    for p in &paths {
+        find_specs(p, &mut files)?;
+    }
+    files.sort();
+    files.dedup();
+    if files.is_empty() {
+        return Err(CliError::Usage(format!(
+            "no .axiom files under {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if let Some(dir) = &args.cache {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CliError::Usage(format!("--cache {}: cannot create it: {e}", dir.display()))
+        })?;
+    }
+    let color_err = std::io::stderr().is_terminal();
+    let mut summary = CheckSummary {
+        results: Vec::new(),
+        errors: Vec::new(),
+        seconds: 0.0,
+    };
+    for file in &files {
+        let spec = match lang::load_spec(file) {
+            Ok(spec) => spec,
+            Err(e) => {
+                eprintln!("{}", e.render(color_err));
+                summary.errors.push(FileError {
+                    file: file.clone(),
+                    line: e.line,
+                    col: e.col,
+                    message: e.message.clone(),
+                });
+                continue;
+            }
+        };
+        for model in &spec.models {
+            for ob in &model.proves {
+                eprintln!(
+                    "checking {} {}::{} ...",
+                    file.display(),
+                    model.name,
+                    ob.name
+                );
+                let result = check_obligation(file, model, ob, timeout, args);
+                eprintln!(
+                    "  {}{} ({:.2} s)",
+                    result.status,
+                    if result.cached { " (cached)" } else { "" },
+                    result.seconds
+                );
+                summary.results.push(result);
+            }
+        }
+    }
+    summary.seconds = start.elapsed().as_secs_f64();
+    let color = args.format == Format::Human && std::io::stdout().is_terminal();
+    let text = summary
+        .render(args.format, color)
+        .map_err(|e| CliError::Usage(format!("cannot render the report: {e}")))?;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    Ok(u8::try_from(summary.exit_code(args.allow_unknown)).unwrap_or(crate::exit::BAD_INPUT))
+}
+
+/// Collects `*.axiom` files under `path` (recursively; hidden directories
+/// and `target/` are skipped). A named file is taken whatever its extension.
+fn find_specs(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    if meta.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;
+        for entry in entries.flatten() {
+            let p = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if p.is_dir() {
+                if !name.starts_with('.') && name != "target" {
+                    stack.push(p);
+                }
+            } else if p.extension().is_some_and(|e| e == "axiom") {
+                out.push(p);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Decides one obligation (from the cache when it holds the answer).
+fn check_obligation(
+    file: &Path,
+    model: &ModelSpec,
+    ob: &Obligation,
+    timeout: Duration,
+    args: &CheckArgs,
+) -> ObligationResult {
+    let start = Instant::now();
+    let mut result = ObligationResult {
+        file: file.to_path_buf(),
+        line: ob.span.line,
+        col: ob.span.col,
+        model: model.name.clone(),
+        obligation: ob.name.clone(),
+        status: Status::Unknown,
+        detail: String::new(),
+        counterexample: None,
+        method: String::new(),
+        seconds: 0.0,
+        cached: false,
+    };
+    let key = cache_key(model, ob, timeout, args.seed);
+    if let Some(hit) = args.cache.as_ref().and_then(|d| cache_read(d, &key)) {
+        return ObligationResult {
+            file: result.file,
+            line: result.line,
+            col: result.col,
+            cached: true,
+            seconds: start.elapsed().as_secs_f64(),
+            ..hit
+        };
+    }
+    decide(model, ob, timeout, args.seed, &mut result);
+    result.seconds = start.elapsed().as_secs_f64();
+    if matches!(result.status, Status::Proved | Status::Disproved) {
+        if let Some(dir) = &args.cache {
+            cache_write(dir, &key, &result);
+        }
+    }
+    result
+}
+
+/// The rewriter, then the engine with the exact re-check.
+fn decide(
+    model: &ModelSpec,
+    ob: &Obligation,
+    timeout: Duration,
+    seed: u64,
+    r: &mut ObligationResult,
+) {
+    if let Some(pred) = &ob.pred {
+        match axiom_prover::rewrite::discharge(&model.graph, &pred.to_sexpr()) {
+            Ok(Some(d)) => {
+                r.status = Status::Proved;
+                r.method = "rewriter".into();
+                r.detail = format!(
+                    "discharged by rewriting in {} steps ({})",
+                    d.explanation.len(),
+                    d.rules.join(", ")
+                );
+                return;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                // Not an algebraic goal the rewriter reads: the engine decides.
+                eprintln!("  note: the rewriter did not read the goal: {e}");
+            }
+        }
+    }
+    let property = match &ob.property {
+        Ok(p) => p,
+        Err(why) => {
+            r.status = Status::Error;
+            r.method = "none".into();
+            r.detail = format!("the obligation cannot be stated as a property: {why}");
+            return;
+        }
+    };
+    let options = VerifyOptions {
+        timeout: Some(timeout),
+        seed,
+        ..VerifyOptions::default()
+    };
+    let report = axiom_prover::verify(&model.graph, property, &options);
+    r.method = "branch-and-bound".into();
+    match &report.verdict {
+        Verdict::Unknown { reason } => {
+            r.status = Status::Unknown;
+            r.detail = reason.to_string();
+        }
+        verdict => match recheck(&model.graph, property, verdict) {
+            Ok(what) => {
+                if let Verdict::Disproved { counterexample } = verdict {
+                    r.status = Status::Disproved;
+                    r.detail = format!(
+                        "counterexample x = {:?} gives y = {:?} ({what})",
+                        counterexample.input, counterexample.output
+                    );
+                    r.counterexample =
+                        Some((counterexample.input.clone(), counterexample.output.clone()));
+                } else {
+                    r.status = Status::Proved;
+                    r.detail = format!("evidence re-checked: {what}");
+                }
+            }
+            Err(why) => {
+                // Fail closed: evidence the checker cannot accept proves
+                // nothing.
+                r.status = Status::Unknown;
+                r.detail = format!(
+                    "the engine answered {} but the exact checker did not accept it: {why}",
+                    verdict.word()
+                );
+            }
+        },
+    }
+}
+
+/// The cache key of an obligation: everything its answer depends on.
+fn cache_key(model: &ModelSpec, ob: &Obligation, timeout: Duration, seed: u64) -> String {
+    let mut h = Sha256::new();
+    h.update(CACHE_VERSION.as_bytes());
+    h.update(b"\0");
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(b"\0");
+    h.update(model.graph.digest().to_string().as_bytes());
+    h.update(b"\0");
+    h.update(ob.text.as_bytes());
+    h.update(b"\0");
+    h.update(format!("{:?}", ob.pred).as_bytes());
+    h.update(b"\0");
+    h.update(format!("{:?}", ob.property).as_bytes());
+    h.update(b"\0");
+    h.update(format!("timeout={};seed={seed}", timeout.as_secs_f64()).as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn cache_read(dir: &Path, key: &str) -> Option<ObligationResult> {
+    let text = std::fs::read_to_string(dir.join(format!("{key}.json"))).ok()?;
+    // A corrupt entry is a miss: the obligation is proved again.
+    serde_json::from_str(&text).ok()
+}
+
+fn cache_write(dir: &Path, key: &str, result: &ObligationResult) {
+    let Ok(text) = serde_json::to_string_pretty(result) else {
+        return;
+    };
+    // Write then rename: a crash never leaves a torn entry behind.
+    let tmp = dir.join(format!("{key}.json.tmp{}", std::process::id()));
+    let ok = std::fs::write(&tmp, text).is_ok()
+        && std::fs::rename(&tmp, dir.join(format!("{key}.json"))).is_ok();
+    if !ok {
+        let _ = std::fs::remove_file(&tmp);
+        eprintln!(
+            "  note: could not write the cache entry in {}",
+            dir.display()
+        );
+    }
+}

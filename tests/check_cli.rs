@@ -1,0 +1,206 @@
+//! `axiom check`: the bundled specs prove, a false property fails the gate
+//! with a counterexample in every report format, bad specs exit 2 naming
+//! the place, and the cache re-proves exactly what changed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn axiom(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_axiom"))
+        .args(args)
+        .output()
+        .expect("the axiom binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn example(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(rel)
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("test paths are UTF-8")
+}
+
+/// A folder with the XOR and mini ACAS models and a spec for each.
+fn workspace(xor_spec: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["xor.onnx", "mini_acas.onnx"] {
+        std::fs::copy(example(&format!("models/{name}")), dir.path().join(name)).unwrap();
+    }
+    std::fs::write(dir.path().join("xor.axiom"), xor_spec).unwrap();
+    std::fs::write(
+        dir.path().join("acas.axiom"),
+        "model mini {\n  from onnx \"mini_acas.onnx\"\n  input x: f32[5]\n  output y: f32[5]\n  \
+         prove low: forall x in box(-0.05, 0.05) => y[4] <= y[2]\n  \
+         prove robust: forall x in linf_ball([0.1, 0.2, 0.0, 0.3, -0.4], 0.01) => argmax(y) == 2\n}\n",
+    )
+    .unwrap();
+    dir
+}
+
+const XOR_TRUE: &str =
+    "model xor {\n  from onnx \"xor.onnx\"\n  input x: f32[2]\n  output y: f32[1]\n  \
+prove low: forall x in box([0, 0], [0.2, 0.2]) => y[0] < 0.5\n}\n";
+
+/// Line 6 claims XOR stays low near (1, 0): false.
+const XOR_FALSE: &str =
+    "model xor {\n  from onnx \"xor.onnx\"\n  input x: f32[2]\n  output y: f32[1]\n  \
+prove low: forall x in box([0, 0], [0.2, 0.2]) => y[0] < 0.5\n  \
+prove wrong: forall x in box([0.9, 0], [1, 0.1]) => y[0] < 0.5\n}\n";
+
+#[test]
+fn bundled_specs_all_prove() {
+    let o = axiom(&["check", p(&example("specs"))]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    for name in ["sums_to_one", "probabilities", "robust_2", "from_vnnlib"] {
+        assert!(out.contains(name), "{name} missing from\n{out}");
+    }
+    assert!(out.contains("0 disproved, 0 unknown, 0 errors"), "{out}");
+    // The softmax facts are discharged by the rewriter, the rest by the
+    // engine with its evidence re-checked.
+    assert!(out.contains("discharged by rewriting"), "{out}");
+    assert!(out.contains("evidence re-checked"), "{out}");
+}
+
+#[test]
+fn acas_xu_example_spec_proves_when_the_benchmarks_are_there() {
+    let Some(_) = axiom_ml::core::benchmarks_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/benchmarks"
+    )) else {
+        return;
+    };
+    let o = axiom(&["check", p(&example("benchmarks")), "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["counts"]["proved"], 5, "{v}");
+}
+
+#[test]
+fn a_false_property_fails_the_gate_in_every_format() {
+    let dir = workspace(XOR_FALSE);
+    let spec = dir.path().join("xor.axiom");
+    let human = axiom(&["check", p(&spec)]);
+    assert_eq!(human.status.code(), Some(1), "{}", stderr(&human));
+    let out = stdout(&human);
+    assert!(
+        out.contains("disproved") && out.contains("counterexample x = "),
+        "{out}"
+    );
+
+    let junit = axiom(&["check", p(&spec), "--format", "junit"]);
+    assert_eq!(junit.status.code(), Some(1));
+    let report = quick_junit::Report::deserialize_from_str(&stdout(&junit))
+        .expect("the JUnit output parses as XML");
+    let failures: usize = report
+        .test_suites
+        .iter()
+        .flat_map(|s| &s.test_cases)
+        .filter(|c| matches!(c.status, quick_junit::TestCaseStatus::NonSuccess { .. }))
+        .count();
+    assert_eq!(failures, 1, "{}", stdout(&junit));
+
+    let sarif = axiom(&["check", p(&spec), "--format", "sarif"]);
+    assert_eq!(sarif.status.code(), Some(1));
+    let log: serde_sarif::sarif::Sarif =
+        serde_json::from_str(&stdout(&sarif)).expect("the SARIF output deserialises");
+    let results = log.runs[0].results.as_ref().expect("results");
+    assert_eq!(results.len(), 1);
+    let region = results[0].locations.as_ref().unwrap()[0]
+        .physical_location
+        .as_ref()
+        .unwrap()
+        .region
+        .as_ref()
+        .unwrap();
+    assert_eq!(region.start_line, Some(6), "the `prove wrong` line");
+}
+
+#[test]
+fn bad_specs_exit_2_with_the_place() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(example("models/xor.onnx"), dir.path().join("xor.onnx")).unwrap();
+    let cases = [
+        ("syntax.axiom", "model m {\n  input x: f32[2\n}\n", "syntax.axiom:3:1"),
+        (
+            "layer.axiom",
+            "model m {\n  input x: f32[2]\n  output y: f32[2]\n  layer a = relux\n}\n",
+            "relu",
+        ),
+        (
+            "index.axiom",
+            "model m {\n  from onnx \"xor.onnx\"\n  input x: f32[2]\n  output y: f32[1]\n  prove p: forall x in box(0, 1) => y[3] <= 1\n}\n",
+            "index.axiom:5:",
+        ),
+        (
+            "missing.axiom",
+            "model m {\n  from onnx \"nothere.onnx\"\n  input x: f32[2]\n  output y: f32[1]\n}\n",
+            "nothere.onnx",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let o = axiom(&["check", p(&path)]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(err.contains(want), "{name}: stderr lacks {want:?}:\n{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let o = axiom(&["check", p(&dir.path().join("no-such-dir"))]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+fn cached_count(o: &Output) -> (u64, u64) {
+    let v: serde_json::Value = serde_json::from_str(&stdout(o)).unwrap();
+    let results = v["results"].as_array().unwrap();
+    let cached = results.iter().filter(|r| r["cached"] == true).count() as u64;
+    (results.len() as u64, cached)
+}
+
+#[test]
+fn the_cache_reproves_exactly_the_changed_model() {
+    let dir = workspace(XOR_TRUE);
+    let cache = dir.path().join("cache");
+    let run = || {
+        let o = axiom(&[
+            "check",
+            p(dir.path()),
+            "--format",
+            "json",
+            "--cache",
+            p(&cache),
+        ]);
+        assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+        o
+    };
+    assert_eq!(cached_count(&run()), (3, 0), "first run proves everything");
+    assert_eq!(cached_count(&run()), (3, 3), "second run is all hits");
+    // Change one weight of the XOR network (its function stays XOR-like:
+    // the obligation still holds).
+    let mut graph = axiom_ml::demo::xor();
+    for node in &mut graph.nodes {
+        if let axiom_ml::core::Op::Gemm { weight, .. } = &mut node.op {
+            weight[[0, 0]] += 1.0 / 1024.0;
+            break;
+        }
+    }
+    std::fs::remove_file(dir.path().join("xor.onnx")).unwrap();
+    axiom_ml::core::onnx::save(&graph, &dir.path().join("xor.onnx")).unwrap();
+    let o = run();
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    for r in v["results"].as_array().unwrap() {
+        let is_xor = r["model"] == "xor";
+        assert_eq!(r["cached"] == true, !is_xor, "{r}");
+    }
+}
