@@ -103,18 +103,52 @@ fn print_model_info(path: &Path, graph: &Graph) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `axiom run MODEL --input JSON`.
-pub fn run(model: &Path, input: &str, backend: &str, precision: Precision) -> Result<u8, CliError> {
+/// `axiom run MODEL --input JSON`; a `.axiom` MODEL runs its declared model
+/// with every `ensure` checked on every sample (exit 1 at a violation).
+pub fn run(
+    model: &Path,
+    input: &str,
+    backend: &str,
+    precision: Precision,
+    model_name: Option<&str>,
+) -> Result<u8, CliError> {
     let backend = backend_by_name(backend)?;
-    let graph = load_model(model)?;
+    let is_spec = model.extension().is_some_and(|e| e == "axiom");
+    let spec = if is_spec {
+        Some(axiom_core::lang::load_spec(model).map_err(|e| {
+            CliError::Usage(e.render(std::io::IsTerminal::is_terminal(&std::io::stderr())))
+        })?)
+    } else {
+        None
+    };
+    let declared = match &spec {
+        Some(spec) => Some(pick_model(spec, model, model_name)?),
+        None => None,
+    };
+    let graph = match declared {
+        Some(m) => m.graph.clone(),
+        None => load_model(model)?,
+    };
     let (rows, batched) = parse_input_json(input, graph.input_len(), graph.input_shape())?;
-    let compiled = backend.compile(&graph)?;
-    let outputs: Vec<Vec<f64>> = match precision {
-        Precision::F64 => rows_of(&compiled.run_f64(to_matrix(&rows, |v| v).view())?, |v| v),
-        Precision::F32 => rows_of(
-            &compiled.run_f32(to_matrix(&rows, |v| v as f32).view())?,
-            f64::from,
-        ),
+    let guarded = axiom_ml::ensure::GuardedModel::new(
+        backend.compile(&graph)?,
+        declared.map(|m| m.ensures.clone()).unwrap_or_default(),
+    );
+    let result = match precision {
+        Precision::F64 => guarded
+            .run_f64(to_matrix(&rows, |v| v).view())
+            .map(|m| rows_of(&m, |v| v)),
+        Precision::F32 => guarded
+            .run_f32(to_matrix(&rows, |v| v as f32).view())
+            .map(|m| rows_of(&m, f64::from)),
+    };
+    let outputs = match result {
+        Ok(outputs) => outputs,
+        Err(axiom_ml::ensure::GuardError::Backend(e)) => return Err(e.into()),
+        Err(axiom_ml::ensure::GuardError::Violation(v)) => {
+            eprintln!("error: {}: ensure violated: {v}", model.display());
+            return Ok(exit::VIOLATED);
+        }
     };
     let json = if batched {
         serde_json::Value::Array(outputs.iter().map(|r| numbers(r, precision)).collect())
@@ -123,6 +157,37 @@ pub fn run(model: &Path, input: &str, backend: &str, precision: Precision) -> Re
     };
     println!("{json}");
     Ok(exit::OK)
+}
+
+/// The model of a spec that `--model` names, or its only model.
+fn pick_model<'a>(
+    spec: &'a axiom_core::lang::Spec,
+    path: &Path,
+    name: Option<&str>,
+) -> Result<&'a axiom_core::lang::ModelSpec, CliError> {
+    let names = || {
+        spec.models
+            .iter()
+            .map(|m| m.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match name {
+        Some(n) => spec.model(n).ok_or_else(|| {
+            CliError::Usage(format!(
+                "{}: no model named `{n}` (models: {})",
+                path.display(),
+                names()
+            ))
+        }),
+        None if spec.models.len() == 1 => Ok(&spec.models[0]),
+        None => Err(CliError::Usage(format!(
+            "{} declares {} models ({}); choose one with --model NAME",
+            path.display(),
+            spec.models.len(),
+            names()
+        ))),
+    }
 }
 
 fn numbers(row: &[f64], precision: Precision) -> serde_json::Value {

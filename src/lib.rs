@@ -28,6 +28,7 @@ pub use axiom_core as core;
 
 pub mod check_report;
 pub mod demo;
+pub mod ensure;
 
 /// The README's Rust examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -44,10 +44,16 @@ enum Command {
         /// A model (.onnx, .nnet) or a property (.vnnlib).
         path: PathBuf,
     },
-    /// Run a model on one input or a batch and print the outputs as JSON.
+    /// Run a model on one input or a batch and print the outputs as JSON. A
+    /// .axiom specification runs its declared model with every `ensure`
+    /// checked on every sample: a violation stops the run with exit code 1,
+    /// naming the ensure, its line, and the sample's input and output.
     Run {
-        /// The model (.onnx, .nnet).
+        /// The model (.onnx, .nnet) or a specification (.axiom).
         model: PathBuf,
+        /// With a .axiom file declaring several models: which one to run.
+        #[arg(long = "model", value_name = "NAME")]
+        model_name: Option<String>,
         /// The input as JSON: a flat array of the input's elements in
         /// row-major order (5 numbers for ACAS Xu's [1,1,1,5] input), or an
         /// array of such arrays for a batch. `@FILE` reads the JSON from FILE.
@@ -246,10 +252,11 @@ fn main() -> ExitCode {
         Command::Info { path } => commands::info(&path),
         Command::Run {
             model,
+            model_name,
             input,
             backend,
             precision,
-        } => commands::run(&model, &input, &backend, precision),
+        } => commands::run(&model, &input, &backend, precision, model_name.as_deref()),
         Command::Verify {
             model,
             property,

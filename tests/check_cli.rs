@@ -204,3 +204,34 @@ fn the_cache_reproves_exactly_the_changed_model() {
         assert_eq!(r["cached"] == true, !is_xor, "{r}");
     }
 }
+
+#[test]
+fn run_checks_every_ensure_and_stops_at_a_violation() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(example("models/xor.onnx"), dir.path().join("xor.onnx")).unwrap();
+    let spec = dir.path().join("guard.axiom");
+    std::fs::write(
+        &spec,
+        "model xor {\n  from onnx \"xor.onnx\"\n  input x: f32[2]\n  output y: f32[1]\n  \
+         ensure finite(y)\n  ensure y[0] <= 0.5\n}\n",
+    )
+    .unwrap();
+    let ok = axiom(&["run", p(&spec), "--input", "[[0, 0], [1, 1]]"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
+    assert_eq!(stdout(&ok).trim(), "[[0.0],[0.0]]");
+    let bad = axiom(&["run", p(&spec), "--input", "[[0, 0], [1, 0]]"]);
+    assert_eq!(bad.status.code(), Some(1), "{}", stderr(&bad));
+    let err = stderr(&bad);
+    for want in ["ensure y[0] <= 0.5", "line 6", "sample 1", "[1.0, 0.0]"] {
+        assert!(err.contains(want), "stderr lacks {want:?}: {err}");
+    }
+    assert!(stdout(&bad).is_empty(), "no output after a violation");
+    // The bundled specs' ensures hold on ordinary inputs.
+    let o = axiom(&[
+        "run",
+        p(&example("specs/classifier.axiom")),
+        "--input",
+        "[0.3, -0.2]",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
