@@ -5,7 +5,8 @@
 //!
 //! Each obligation goes first to the egg rewriter (algebraic facts such as
 //! `sum(y) == 1` for a softmax output, discharged by a rewrite chain the
-//! rewriter replays before it answers), then to the verification engine;
+//! rewriter replays before it answers), then to the verification engine on
+//! the rewriter's simplified graph (only exact folds, so the same function);
 //! a `Proved` from the engine counts only after the independent exact
 //! checker of `axiom-certs` accepts its evidence, and a `Disproved` only
 //! after its counterexample meets the property in exact arithmetic.
@@ -78,9 +79,10 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
         errors: Vec::new(),
         seconds: 0.0,
     };
+    let mut specs = Vec::new();
     for file in &files {
-        let spec = match lang::load_spec(file) {
-            Ok(spec) => spec,
+        match lang::load_spec(file) {
+            Ok(spec) => specs.push((file, spec)),
             Err(e) => {
                 eprintln!("{}", e.render(color_err));
                 summary.errors.push(FileError {
@@ -89,28 +91,38 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                     col: e.col,
                     message: e.message.clone(),
                 });
-                continue;
             }
-        };
+        }
+    }
+    let total: usize = specs
+        .iter()
+        .flat_map(|(_, s)| &s.models)
+        .map(|m| m.proves.len())
+        .sum();
+    // A bar on a terminal, one line per obligation otherwise.
+    let bar = crate::vnncomp::progress_bar(total);
+    let lines = bar.is_hidden();
+    for (file, spec) in &specs {
         for model in &spec.models {
             for ob in &model.proves {
-                eprintln!(
-                    "checking {} {}::{} ...",
-                    file.display(),
-                    model.name,
-                    ob.name
-                );
+                let what = format!("{} {}::{}", file.display(), model.name, ob.name);
+                bar.set_message(what.clone());
                 let result = check_obligation(file, model, ob, timeout, args);
-                eprintln!(
-                    "  {}{} ({:.2} s)",
-                    result.status,
-                    if result.cached { " (cached)" } else { "" },
-                    result.seconds
-                );
+                let cached = if result.cached { " (cached)" } else { "" };
+                if lines {
+                    eprintln!(
+                        "{what}: {}{cached} ({:.2} s)",
+                        result.status, result.seconds
+                    );
+                } else {
+                    bar.println(format!("{what}: {}{cached}", result.status));
+                }
+                bar.inc(1);
                 summary.results.push(result);
             }
         }
     }
+    bar.finish_and_clear();
     summary.seconds = start.elapsed().as_secs_f64();
     let color = args.format == Format::Human && std::io::stdout().is_terminal();
     let text = summary
@@ -233,7 +245,12 @@ fn decide(
         seed,
         ..VerifyOptions::default()
     };
-    let report = axiom_prover::verify(&model.graph, property, &options);
+    // The engine proves the simplified graph (the rewriter folds only what
+    // is exact, so it is the same function); the checker re-checks the
+    // evidence against the graph as declared.
+    let simplified = axiom_prover::rewrite::simplify(&model.graph).map(|s| s.graph);
+    let graph = simplified.as_ref().unwrap_or(&model.graph);
+    let report = axiom_prover::verify(graph, property, &options);
     r.method = "branch-and-bound".into();
     match &report.verdict {
         Verdict::Unknown { reason } => {

@@ -434,7 +434,7 @@ impl ResultsFile {
     }
 }
 
-fn progress_bar(len: usize) -> ProgressBar {
+pub(crate) fn progress_bar(len: usize) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     if let Ok(style) =
         // Two lines: progress and counts, then the running instance.
