@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use axiom_core::lang::{self, ModelSpec, Obligation};
+use axiom_core::Graph;
 use axiom_ml::check_report::{CheckSummary, FileError, Format, ObligationResult, Status};
 use axiom_prover::{Verdict, VerifyOptions};
 use sha2::{Digest, Sha256};
@@ -104,10 +105,11 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     let lines = bar.is_hidden();
     for (file, spec) in &specs {
         for model in &spec.models {
+            let prepared = Prepared::new(model);
             for ob in &model.proves {
                 let what = format!("{} {}::{}", file.display(), model.name, ob.name);
                 bar.set_message(what.clone());
-                let result = check_obligation(file, model, ob, timeout, args);
+                let result = check_obligation(file, &prepared, ob, timeout, args);
                 let cached = if result.cached { " (cached)" } else { "" };
                 if lines {
                     eprintln!(
@@ -161,10 +163,33 @@ fn find_specs(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What every obligation of a model shares, computed once per model.
+struct Prepared<'a> {
+    model: &'a ModelSpec,
+    /// The model digest, for cache keys.
+    digest: String,
+    /// The graph the engine proves: the rewriter's simplification (exact
+    /// folds only, so the same function), or the declared graph when the
+    /// rewriter cannot read it.
+    graph: Graph,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(model: &'a ModelSpec) -> Self {
+        let graph = axiom_prover::rewrite::simplify(&model.graph)
+            .map_or_else(|_| model.graph.clone(), |s| s.graph);
+        Prepared {
+            model,
+            digest: model.graph.digest().to_string(),
+            graph,
+        }
+    }
+}
+
 /// Decides one obligation (from the cache when it holds the answer).
 fn check_obligation(
     file: &Path,
-    model: &ModelSpec,
+    prepared: &Prepared,
     ob: &Obligation,
     timeout: Duration,
     args: &CheckArgs,
@@ -174,7 +199,7 @@ fn check_obligation(
         file: file.to_path_buf(),
         line: ob.span.line,
         col: ob.span.col,
-        model: model.name.clone(),
+        model: prepared.model.name.clone(),
         obligation: ob.name.clone(),
         status: Status::Unknown,
         detail: String::new(),
@@ -183,7 +208,7 @@ fn check_obligation(
         seconds: 0.0,
         cached: false,
     };
-    let key = cache_key(model, ob, timeout, args.seed);
+    let key = cache_key(&prepared.digest, ob, timeout, args.seed);
     if let Some(hit) = args.cache.as_ref().and_then(|d| cache_read(d, &key)) {
         return ObligationResult {
             file: result.file,
@@ -194,7 +219,7 @@ fn check_obligation(
             ..hit
         };
     }
-    decide(model, ob, timeout, args.seed, &mut result);
+    decide(prepared, ob, timeout, args.seed, &mut result);
     result.seconds = start.elapsed().as_secs_f64();
     if matches!(result.status, Status::Proved | Status::Disproved) {
         if let Some(dir) = &args.cache {
@@ -206,7 +231,7 @@ fn check_obligation(
 
 /// The rewriter, then the engine with the exact re-check.
 fn decide(
-    model: &ModelSpec,
+    prepared: &Prepared,
     ob: &Obligation,
     timeout: Duration,
     seed: u64,
@@ -217,7 +242,9 @@ fn decide(
     let discharged = ob
         .pred
         .as_ref()
-        .and_then(|pred| axiom_prover::rewrite::discharge(&model.graph, &pred.to_sexpr()).ok())
+        .and_then(|pred| {
+            axiom_prover::rewrite::discharge(&prepared.model.graph, &pred.to_sexpr()).ok()
+        })
         .flatten();
     if let Some(d) = discharged {
         r.status = Status::Proved;
@@ -243,12 +270,10 @@ fn decide(
         seed,
         ..VerifyOptions::default()
     };
-    // The engine proves the simplified graph (the rewriter folds only what
-    // is exact, so it is the same function); the checker re-checks the
+    // The engine proves the simplified graph; the checker re-checks the
     // evidence against the graph as declared.
-    let simplified = axiom_prover::rewrite::simplify(&model.graph).map(|s| s.graph);
-    let graph = simplified.as_ref().unwrap_or(&model.graph);
-    let report = axiom_prover::verify(graph, property, &options);
+    let model = prepared.model;
+    let report = axiom_prover::verify(&prepared.graph, property, &options);
     r.method = "branch-and-bound".into();
     match &report.verdict {
         Verdict::Unknown { reason } => {
@@ -284,13 +309,13 @@ fn decide(
 }
 
 /// The cache key of an obligation: everything its answer depends on.
-fn cache_key(model: &ModelSpec, ob: &Obligation, timeout: Duration, seed: u64) -> String {
+fn cache_key(model_digest: &str, ob: &Obligation, timeout: Duration, seed: u64) -> String {
     let mut h = Sha256::new();
     h.update(CACHE_VERSION.as_bytes());
     h.update(b"\0");
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(b"\0");
-    h.update(model.graph.digest().to_string().as_bytes());
+    h.update(model_digest.as_bytes());
     h.update(b"\0");
     h.update(ob.text.as_bytes());
     h.update(b"\0");

@@ -2,33 +2,10 @@
 //! with a counterexample in every report format, bad specs exit 2 naming
 //! the place, and the cache re-proves exactly what changed.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn axiom(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_axiom"))
-        .args(args)
-        .output()
-        .expect("the axiom binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn example(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples")
-        .join(rel)
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("test paths are UTF-8")
-}
+mod common;
+use common::{axiom, example, p, stderr, stdout};
 
 /// A folder with the XOR and mini ACAS models and a spec for each.
 fn workspace(xor_spec: &str) -> tempfile::TempDir {
@@ -59,7 +36,7 @@ prove wrong: forall x in box([0.9, 0], [1, 0.1]) => y[0] < 0.5\n}\n";
 
 #[test]
 fn bundled_specs_all_prove() {
-    let o = axiom(&["check", p(&example("specs"))]);
+    let o = axiom(&["check", &example("specs")]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
     for name in ["sums_to_one", "probabilities", "robust_2", "from_vnnlib"] {
@@ -80,7 +57,7 @@ fn acas_xu_example_spec_proves_when_the_benchmarks_are_there() {
     )) else {
         return;
     };
-    let o = axiom(&["check", p(&example("benchmarks")), "--format", "json"]);
+    let o = axiom(&["check", &example("benchmarks"), "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["counts"]["proved"], 5, "{v}");
@@ -229,7 +206,7 @@ fn run_checks_every_ensure_and_stops_at_a_violation() {
     // The bundled specs' ensures hold on ordinary inputs.
     let o = axiom(&[
         "run",
-        p(&example("specs/classifier.axiom")),
+        &example("specs/classifier.axiom"),
         "--input",
         "[0.3, -0.2]",
     ]);

@@ -2,22 +2,10 @@
 //! examples always, the shared benchmark set when it is present.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn axiom(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_axiom"))
-        .args(args)
-        .output()
-        .expect("the axiom binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{axiom, example, p, stderr, stdout};
 
 fn benchmarks() -> Option<PathBuf> {
     axiom_ml::core::benchmarks_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/benchmarks"))
@@ -33,14 +21,6 @@ fn benchmark_file(rel: &str) -> Option<PathBuf> {
         eprintln!("skipping: {} not found", path.display());
         None
     }
-}
-
-fn example(rel: &str) -> String {
-    format!("{}/examples/{rel}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("test paths are UTF-8")
 }
 
 /// Exit code 2, the message names `place`, and nothing panicked.

@@ -3,30 +3,10 @@
 //! engine end to end on the bundled examples and the shared tiny set.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn axiom(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_axiom"))
-        .args(args)
-        .output()
-        .expect("the axiom binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn example(rel: &str) -> String {
-    format!("{}/examples/{rel}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().expect("test paths are UTF-8")
-}
+mod common;
+use common::{axiom, example, p, stderr, stdout};
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")

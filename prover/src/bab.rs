@@ -544,10 +544,13 @@ impl Search<'_> {
         // not surely inactive).
         let mut sens = vec![0.0; item.lower.len()];
         for &r in &best_rows {
-            for (s, g) in sens
-                .iter_mut()
-                .zip(gradient_bound(net, bb, row, objectives.rows.row(r)))
-            {
+            for (s, g) in sens.iter_mut().zip(sensitivity(
+                net,
+                bb,
+                row,
+                objectives.rows.row(r).iter().map(|v| v.abs()).collect(),
+                |_, _| {},
+            )) {
                 *s += g;
             }
         }
@@ -908,17 +911,19 @@ fn bound_chunks(
     out
 }
 
-/// An upper bound on `|∂(c·y)/∂x_i|` over box `row` of a batch (no soundness
-/// role; it steers splitting): `|c|` propagated back through `|W|`, zeroing
-/// neurons that are surely inactive and scaling S-shaped ones by their
-/// largest slope.
-fn gradient_bound(
+/// An upper bound on the sensitivity of `c·y` to every input over box `row`
+/// of a batch (no soundness role; it steers splitting), for a non-negative
+/// `g` = `|c|`: `g` propagated back through `|W|`, zeroing neurons that are
+/// surely inactive and scaling S-shaped ones by their largest slope.
+/// `at_relu(j, g)` sees, at every ReLU layer `j` on the way, the sensitivity
+/// to that layer's outputs.
+fn sensitivity(
     net: &crate::Network,
     bb: &BatchBounds,
     row: usize,
-    c: ndarray::ArrayView1<f64>,
+    mut g: Vec<f64>,
+    mut at_relu: impl FnMut(usize, &[f64]),
 ) -> Vec<f64> {
-    let mut g: Vec<f64> = c.iter().map(|v| v.abs()).collect();
     for (j, layer) in net.layers.iter().enumerate().rev() {
         match layer {
             crate::Layer::Linear { w, .. } => {
@@ -934,6 +939,7 @@ fn gradient_bound(
                 g = next;
             }
             crate::Layer::Relu => {
+                at_relu(j, &g);
                 let pre = &bb.values[j];
                 for (t, gt) in g.iter_mut().enumerate() {
                     if pre.upper[[row, t]] <= 0.0 {
@@ -949,10 +955,9 @@ fn gradient_bound(
 }
 
 /// The unstable ReLU to split on box `row`, by a BaBSR-like score: the
-/// objective's sensitivity to the neuron's output (`|c|` propagated back
-/// through `|W|`, as in [`gradient_bound`], summed over the rows `rows`)
-/// times the area the triangle relaxation gives away, `-l u / (u - l)`.
-/// `None` when no ReLU is unstable. No soundness role.
+/// objective's [`sensitivity`] to the neuron's output (summed over the rows
+/// `rows`) times the area the triangle relaxation gives away,
+/// `-l u / (u - l)`. `None` when no ReLU is unstable. No soundness role.
 fn relu_branch(
     net: &crate::Network,
     bb: &BatchBounds,
@@ -967,45 +972,26 @@ fn relu_branch(
         }
     }
     let mut best: Option<(f64, Branch)> = None;
-    for (j, layer) in net.layers.iter().enumerate().rev() {
-        match layer {
-            crate::Layer::Linear { w, .. } => {
-                let mut next = vec![0.0; w.ncols()];
-                for (r, gr) in g.iter().enumerate() {
-                    if *gr == 0.0 {
-                        continue;
-                    }
-                    for (n, wv) in next.iter_mut().zip(w.row(r)) {
-                        *n += gr * wv.abs();
-                    }
-                }
-                g = next;
-            }
-            crate::Layer::Relu => {
-                let pre = &bb.values[j];
-                for (t, gt) in g.iter_mut().enumerate() {
-                    let (l, u) = (pre.lower[[row, t]], pre.upper[[row, t]]);
-                    if u <= 0.0 {
-                        *gt = 0.0;
-                    } else if l < 0.0 && l.is_finite() && u.is_finite() {
-                        let score = *gt * (-l * u / (u - l));
-                        // Ties go to the earliest layer, then the lowest neuron.
-                        if best.as_ref().is_none_or(|(s, _)| score >= *s) {
-                            best = Some((
-                                score,
-                                Branch::Relu {
-                                    layer: j,
-                                    neuron: t,
-                                },
-                            ));
-                        }
-                    }
+    sensitivity(net, bb, row, g, |j, g| {
+        let pre = &bb.values[j];
+        for (t, gt) in g.iter().enumerate() {
+            let (l, u) = (pre.lower[[row, t]], pre.upper[[row, t]]);
+            if l < 0.0 && u > 0.0 && l.is_finite() && u.is_finite() {
+                let score = gt * (-l * u / (u - l));
+                // Layers come last to first: ties go to the earliest layer,
+                // and within a layer to the highest neuron.
+                if best.as_ref().is_none_or(|(s, _)| score >= *s) {
+                    best = Some((
+                        score,
+                        Branch::Relu {
+                            layer: j,
+                            neuron: t,
+                        },
+                    ));
                 }
             }
-            crate::Layer::Sigmoid => g.iter_mut().for_each(|v| *v *= 0.25),
-            crate::Layer::Tanh => {}
         }
-    }
+    });
     best.map(|(_, b)| b)
 }
 

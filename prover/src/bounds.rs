@@ -917,6 +917,72 @@ mod tests {
     }
 
     #[test]
+    fn phase_bounds_contain_every_point_of_their_region() {
+        // Every phase of every first-layer neuron on the box [-1, 1]^2: the
+        // bounds must contain the output at each grid point whose
+        // pre-activation meets the phase, and the region is empty only
+        // when no such point exists.
+        let net = relu_net();
+        let Layer::Linear { w, b } = &net.layers[0] else {
+            unreachable!()
+        };
+        let (lo, hi) = ([-1.0, -1.0], [1.0, 1.0]);
+        let obj = Objectives {
+            rows: arr2(&[[1.0], [-1.0]]),
+        };
+        for neuron in 0..3 {
+            for active in [false, true] {
+                let fix = [PhaseFix {
+                    layer: 1,
+                    neuron,
+                    active,
+                }];
+                let bb = bound_batch_with_phases(
+                    &net,
+                    arr2(&[lo]).view(),
+                    arr2(&[hi]).view(),
+                    &[&fix],
+                    &obj,
+                    Method::Crown,
+                );
+                let pre = &bb.values[1];
+                assert!(if active {
+                    pre.lower[[0, neuron]] >= 0.0
+                } else {
+                    pre.upper[[0, neuron]] <= 0.0
+                });
+                let mut inside = 0;
+                for x in grid(&lo, &hi, 40) {
+                    let z = w[[neuron, 0]] * x[0] + w[[neuron, 1]] * x[1] + b[neuron];
+                    if (z >= 0.0) != active && z != 0.0 {
+                        continue;
+                    }
+                    inside += 1;
+                    let y = net.eval(&x)[0];
+                    assert!(bb.objective_lower[[0, 0]] <= y, "neuron {neuron} {active}");
+                    assert!(bb.objective_lower[[0, 1]] <= -y, "neuron {neuron} {active}");
+                }
+                assert!(inside > 0 && !is_empty(&bb, 0));
+            }
+        }
+        // x0 + x1 >= 0 on [-1, -0.5]^2 is empty, and the bounds see it.
+        let fix = [PhaseFix {
+            layer: 1,
+            neuron: 0,
+            active: true,
+        }];
+        let bb = bound_batch_with_phases(
+            &net,
+            arr2(&[[-1.0, -1.0]]).view(),
+            arr2(&[[-0.5, -0.5]]).view(),
+            &[&fix],
+            &obj,
+            Method::Crown,
+        );
+        assert!(is_empty(&bb, 0));
+    }
+
+    #[test]
     fn objective_bounds_are_never_looser_than_intervals() {
         let net = relu_net();
         let lower = arr2(&[[-1.0, -1.0]]);

@@ -14,33 +14,12 @@
 use axiom_certs::check::{check_counterexample, check_proof};
 use axiom_core::graph::{GraphBuilder, Op};
 use axiom_core::vnnlib;
-use axiom_prover::smt::{self, SmtOutcome, SmtQuery};
 use axiom_prover::{verify, Network, SplitStrategy, Verdict, VerifyOptions};
 use ndarray::{Array1, Array2};
 use std::time::Duration;
 
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// A dyadic value in [-range, range] with step 1/64 (exact in f32).
-    fn dyadic(&mut self, range: f64) -> f64 {
-        let steps = (range * 64.0) as u64;
-        (self.below(2 * steps + 1) as f64 - steps as f64) / 64.0
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
+mod common;
+use common::Rng;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Act {
@@ -74,8 +53,8 @@ fn random_instance(rng: &mut Rng) -> Instance {
         } else {
             1 + rng.below(8) as usize
         };
-        let w = Array2::from_shape_fn((out, width), |_| rng.dyadic(1.5) as f32);
-        let bias: Array1<f32> = (0..out).map(|_| rng.dyadic(0.5) as f32).collect();
+        let w = Array2::from_shape_fn((out, width), |_| rng.dyadic(1.5, 64.0) as f32);
+        let bias: Array1<f32> = (0..out).map(|_| rng.dyadic(0.5, 64.0) as f32).collect();
         v = b.push(
             format!("fc{layer}"),
             Op::Gemm {
@@ -107,7 +86,7 @@ fn random_instance(rng: &mut Rng) -> Instance {
     let mut lo = Vec::new();
     let mut hi = Vec::new();
     for i in 0..n_in {
-        let a = rng.dyadic(1.0);
+        let a = rng.dyadic(1.0, 64.0);
         let w = (1 + rng.below(64)) as f64 / 64.0;
         lo.push(a);
         hi.push(a + w);
@@ -136,7 +115,7 @@ fn random_instance(rng: &mut Rng) -> Instance {
             vals.sort_by(f64::total_cmp);
             // Beyond the sampled maximum, usually unreachable but sometimes
             // reachable between samples.
-            let t = vals[vals.len() - 1] + rng.dyadic(0.25);
+            let t = vals[vals.len() - 1] + rng.dyadic(0.25, 64.0);
             atoms.push(format!("(>= Y_{j} {t})"));
         }
         terms.push(format!("(and {})", atoms.join(" ")));
@@ -156,36 +135,9 @@ fn random_instance(rng: &mut Rng) -> Instance {
 fn reference(inst: &Instance, rng: &mut Rng) -> Option<bool> {
     let net = Network::from_graph(&inst.graph).ok()?;
     let case = inst.property.cases.first()?;
-    let lo: Vec<f64> = case
-        .input
-        .lower
-        .iter()
-        .map(|q| num_traits::ToPrimitive::to_f64(q).unwrap())
-        .collect();
-    let hi: Vec<f64> = case
-        .input
-        .upper
-        .iter()
-        .map(|q| num_traits::ToPrimitive::to_f64(q).unwrap())
-        .collect();
+    let (lo, hi) = common::box_f64(case);
     if inst.act == Act::Relu {
-        let mut undecided = false;
-        for disjunct in &case.output {
-            let q = SmtQuery {
-                net: &net,
-                lower: &lo,
-                upper: &hi,
-                input_constraints: &case.input_constraints,
-                disjunct,
-                relu_bounds: None,
-            };
-            match smt::solve(&q, Some(Duration::from_secs(3)), None) {
-                SmtOutcome::Sat(_) => return Some(true),
-                SmtOutcome::Unsat => {}
-                SmtOutcome::Unknown(_) => undecided = true,
-            }
-        }
-        (!undecided).then_some(false)
+        common::z3_reference(&net, case, Duration::from_secs(3))
     } else {
         // Dense sampling: a counterexample found proves `sat`; none found
         // proves nothing, so a `Proved` is only contradicted by a sample.

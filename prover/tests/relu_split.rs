@@ -7,27 +7,12 @@ use axiom_certs::check::{check_counterexample, check_proof};
 use axiom_certs::evidence::ProofNode;
 use axiom_core::graph::{GraphBuilder, Op};
 use axiom_core::vnnlib;
-use axiom_prover::smt::{self, SmtOutcome, SmtQuery};
 use axiom_prover::{verify, Network, SplitStrategy, Verdict, VerifyOptions};
 use ndarray::{Array1, Array2};
 use std::time::Duration;
 
-/// xorshift64*, deterministic.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    /// A dyadic in [-range, range] with step 1/256 (exact in f32).
-    fn dyadic(&mut self, range: f64) -> f64 {
-        let steps = (range * 256.0) as u64;
-        ((self.next() % (2 * steps + 1)) as f64 - steps as f64) / 256.0
-    }
-}
+mod common;
+use common::Rng;
 
 /// A `n_in -> 20 -> 20 -> 3` ReLU network with random dyadic weights.
 fn network(seed: u64, n_in: usize) -> axiom_core::Graph {
@@ -38,8 +23,8 @@ fn network(seed: u64, n_in: usize) -> axiom_core::Graph {
     let dims = [20, 20, 3];
     for (k, &out) in dims.iter().enumerate() {
         let scale = 1.5 / (width as f64).sqrt();
-        let w = Array2::from_shape_fn((out, width), |_| rng.dyadic(scale) as f32);
-        let bias: Array1<f32> = (0..out).map(|_| rng.dyadic(0.25) as f32).collect();
+        let w = Array2::from_shape_fn((out, width), |_| rng.dyadic(scale, 256.0) as f32);
+        let bias: Array1<f32> = (0..out).map(|_| rng.dyadic(0.25, 256.0) as f32).collect();
         v = b.push(
             format!("fc{k}"),
             Op::Gemm {
@@ -96,27 +81,7 @@ fn relu_splits(node: &ProofNode) -> usize {
 /// Z3 on the whole problem: `Some(true)` when a counterexample exists.
 fn reference(graph: &axiom_core::Graph, property: &axiom_core::spec::Property) -> Option<bool> {
     let net = Network::from_graph(graph).ok()?;
-    let case = &property.cases[0];
-    let f = |q: &num_rational::BigRational| num_traits::ToPrimitive::to_f64(q).unwrap();
-    let lo: Vec<f64> = case.input.lower.iter().map(f).collect();
-    let hi: Vec<f64> = case.input.upper.iter().map(f).collect();
-    let mut undecided = false;
-    for disjunct in &case.output {
-        let q = SmtQuery {
-            net: &net,
-            lower: &lo,
-            upper: &hi,
-            input_constraints: &case.input_constraints,
-            disjunct,
-            relu_bounds: None,
-        };
-        match smt::solve(&q, Some(Duration::from_secs(20)), None) {
-            SmtOutcome::Sat(_) => return Some(true),
-            SmtOutcome::Unsat => {}
-            SmtOutcome::Unknown(_) => undecided = true,
-        }
-    }
-    (!undecided).then_some(false)
+    common::z3_reference(&net, &property.cases[0], Duration::from_secs(20))
 }
 
 #[test]
@@ -128,7 +93,7 @@ fn auto_splits_relus_on_wide_inputs_and_its_proofs_check() {
         let graph = network(seed, n_in);
         let net = Network::from_graph(&graph).unwrap();
         let mut rng = Rng(seed ^ 0xabcd);
-        let centre: Vec<f64> = (0..n_in).map(|_| rng.dyadic(1.0)).collect();
+        let centre: Vec<f64> = (0..n_in).map(|_| rng.dyadic(1.0, 256.0)).collect();
         // Growing radii up to the first counterexample: the last ones before
         // it are the hard ones.
         for k in 0..24 {

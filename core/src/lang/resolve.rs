@@ -472,34 +472,14 @@ impl<'a> Resolver<'a> {
                     input.name, g.input.shape
                 )));
         }
-        let out_shape = g.output_shape().map_err(|e| {
-            self.err(
-                K::Model,
-                format!(
-                    "the model's output shape cannot be inferred: {}",
-                    one_line(&e)
-                ),
-                &lit.at,
-                "imported here",
-            )
-        })?;
-        if !same_shape(&output.shape, &out_shape) {
-            return Err(self
-                .err(
-                    K::ShapeMismatch,
-                    format!(
-                        "the output `{}` is declared with shape {:?}, but the model's output has shape {out_shape:?}",
-                        output.name, output.shape
-                    ),
-                    &output_item.dims_at,
-                    "declared here",
-                )
-                .with_hint(format!(
-                    "declare `output {}: f32{out_shape:?}` (axes of size 1 may be left out)",
-                    output.name
-                )));
-        }
-        Ok(())
+        self.check_output_shape(
+            g,
+            output,
+            output_item,
+            (&lit.at, "imported here"),
+            "the model's output has shape",
+            " (axes of size 1 may be left out)",
+        )
     }
 
     fn check_built_output(
@@ -510,6 +490,29 @@ impl<'a> Resolver<'a> {
         layers: &[(&ast::Ident, &ast::Call)],
     ) -> R<()> {
         let last = layers.last().map_or("", |(n, _)| n.text.as_str());
+        self.check_output_shape(
+            g,
+            output,
+            output_item,
+            (&output_item.dims_at, "here"),
+            &format!("the last layer `{last}` gives shape"),
+            ", or change the layers",
+        )
+    }
+
+    /// The declared output shape against the graph's: `producer` says where
+    /// the graph's shape comes from ("the model's output has shape"), `hint`
+    /// is appended to the suggested declaration, and `infer_at` places an error of the
+    /// shape inference itself.
+    fn check_output_shape(
+        &self,
+        g: &Graph,
+        output: &IoDecl,
+        output_item: &ast::IoItem,
+        infer_at: (&Bytes, &str),
+        producer: &str,
+        hint: &str,
+    ) -> R<()> {
         let out_shape = g.output_shape().map_err(|e| {
             self.err(
                 K::Model,
@@ -517,8 +520,8 @@ impl<'a> Resolver<'a> {
                     "the model's output shape cannot be inferred: {}",
                     one_line(&e)
                 ),
-                &output_item.dims_at,
-                "here",
+                infer_at.0,
+                infer_at.1,
             )
         })?;
         if !same_shape(&output.shape, &out_shape) {
@@ -526,14 +529,14 @@ impl<'a> Resolver<'a> {
                 .err(
                     K::ShapeMismatch,
                     format!(
-                        "the output `{}` is declared with shape {:?}, but the last layer `{last}` gives shape {out_shape:?}",
+                        "the output `{}` is declared with shape {:?}, but {producer} {out_shape:?}",
                         output.name, output.shape
                     ),
                     &output_item.dims_at,
                     "declared here",
                 )
                 .with_hint(format!(
-                    "declare `output {}: f32{out_shape:?}`, or change the layers",
+                    "declare `output {}: f32{out_shape:?}`{hint}",
                     output.name
                 )));
         }
