@@ -21,6 +21,8 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use axiom_certs::cert::CertEvidence;
+use axiom_certs::wire::{evidence_data, CounterexampleData};
 use axiom_core::lang::{self, ModelSpec, Obligation};
 use axiom_core::Graph;
 use axiom_ml::check_report::{CheckSummary, FileError, Format, ObligationResult, Status};
@@ -164,8 +166,8 @@ fn find_specs(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
 }
 
 /// What every obligation of a model shares, computed once per model.
-struct Prepared<'a> {
-    model: &'a ModelSpec,
+pub(crate) struct Prepared<'a> {
+    pub model: &'a ModelSpec,
     /// The model digest, for cache keys.
     digest: String,
     /// The graph the engine proves: the rewriter's simplification (exact
@@ -175,7 +177,7 @@ struct Prepared<'a> {
 }
 
 impl<'a> Prepared<'a> {
-    fn new(model: &'a ModelSpec) -> Self {
+    pub fn new(model: &'a ModelSpec) -> Self {
         let graph = axiom_prover::rewrite::simplify(&model.graph)
             .map_or_else(|_| model.graph.clone(), |s| s.graph);
         Prepared {
@@ -183,6 +185,23 @@ impl<'a> Prepared<'a> {
             digest: model.graph.digest().to_string(),
             graph,
         }
+    }
+}
+
+/// The report line of an obligation before it is decided.
+pub(crate) fn blank_result(file: &Path, model: &str, ob: &Obligation) -> ObligationResult {
+    ObligationResult {
+        file: file.to_path_buf(),
+        line: ob.span.line,
+        col: ob.span.col,
+        model: model.to_string(),
+        obligation: ob.name.clone(),
+        status: Status::Unknown,
+        detail: String::new(),
+        counterexample: None,
+        method: String::new(),
+        seconds: 0.0,
+        cached: false,
     }
 }
 
@@ -195,19 +214,7 @@ fn check_obligation(
     args: &CheckArgs,
 ) -> ObligationResult {
     let start = Instant::now();
-    let mut result = ObligationResult {
-        file: file.to_path_buf(),
-        line: ob.span.line,
-        col: ob.span.col,
-        model: prepared.model.name.clone(),
-        obligation: ob.name.clone(),
-        status: Status::Unknown,
-        detail: String::new(),
-        counterexample: None,
-        method: String::new(),
-        seconds: 0.0,
-        cached: false,
-    };
+    let mut result = blank_result(file, &prepared.model.name, ob);
     let key = cache_key(&prepared.digest, ob, timeout, args.seed);
     if let Some(hit) = args.cache.as_ref().and_then(|d| cache_read(d, &key)) {
         return ObligationResult {
@@ -219,7 +226,7 @@ fn check_obligation(
             ..hit
         };
     }
-    decide(prepared, ob, timeout, args.seed, &mut result);
+    let _ = decide(prepared, ob, timeout, args.seed, &mut result);
     result.seconds = start.elapsed().as_secs_f64();
     if matches!(result.status, Status::Proved | Status::Disproved) {
         if let Some(dir) = &args.cache {
@@ -229,24 +236,44 @@ fn check_obligation(
     result
 }
 
+/// What deciding an obligation found, beyond its report line: the evidence
+/// for a certificate, and where the time went.
+pub(crate) struct Found {
+    /// The evidence, in the certificate's form (`None` with the reason when
+    /// nothing was shown).
+    pub evidence: CertEvidence,
+    /// The rewriter's goal for the obligation (when it has one).
+    pub goal: Option<String>,
+    pub solve: Duration,
+    pub check: Duration,
+}
+
 /// The rewriter, then the engine with the exact re-check.
-fn decide(
+pub(crate) fn decide(
     prepared: &Prepared,
     ob: &Obligation,
     timeout: Duration,
     seed: u64,
     r: &mut ObligationResult,
-) {
+) -> Found {
+    let goal = ob.pred.as_ref().map(|p| p.to_sexpr());
+    let mut found = Found {
+        evidence: CertEvidence::None {
+            reason: String::new(),
+        },
+        goal: goal.clone(),
+        solve: Duration::ZERO,
+        check: Duration::ZERO,
+    };
+    let start = Instant::now();
     // Not discharged, or not a goal the rewriter's language has (argmax,
     // `!=`): the engine decides.
-    let discharged = ob
-        .pred
+    let discharged = goal
         .as_ref()
-        .and_then(|pred| {
-            axiom_prover::rewrite::discharge(&prepared.model.graph, &pred.to_sexpr()).ok()
-        })
+        .and_then(|goal| axiom_prover::rewrite::discharge(&prepared.model.graph, goal).ok())
         .flatten();
     if let Some(d) = discharged {
+        found.solve = start.elapsed();
         r.status = Status::Proved;
         r.method = "rewriter".into();
         r.detail = format!(
@@ -254,7 +281,11 @@ fn decide(
             d.explanation.len(),
             d.rules.join(", ")
         );
-        return;
+        found.evidence = CertEvidence::Rewrite {
+            chain: d.explanation,
+            rules: d.rules,
+        };
+        return found;
     }
     let property = match &ob.property {
         Ok(p) => p,
@@ -262,7 +293,10 @@ fn decide(
             r.status = Status::Error;
             r.method = "none".into();
             r.detail = format!("the obligation cannot be stated as a property: {why}");
-            return;
+            found.evidence = CertEvidence::None {
+                reason: r.detail.clone(),
+            };
+            return found;
         }
     };
     let options = VerifyOptions {
@@ -274,15 +308,22 @@ fn decide(
     // evidence against the graph as declared.
     let model = prepared.model;
     let report = axiom_prover::verify(&prepared.graph, property, &options);
+    found.solve = start.elapsed();
     r.method = "branch-and-bound".into();
-    match &report.verdict {
-        Verdict::Unknown { reason } => {
+    let start = Instant::now();
+    let rechecked = match &report.verdict {
+        Verdict::Unknown { .. } => None,
+        verdict => Some(recheck(&model.graph, property, verdict)),
+    };
+    found.check = start.elapsed();
+    match (&report.verdict, rechecked) {
+        (Verdict::Unknown { reason }, _) => {
             r.status = Status::Unknown;
             r.detail = reason.to_string();
         }
-        verdict => match recheck(&model.graph, property, verdict) {
-            Ok(what) => {
-                if let Verdict::Disproved { counterexample } = verdict {
+        (verdict, Some(Ok(what))) => {
+            let encoded = match verdict {
+                Verdict::Disproved { counterexample } => {
                     r.status = Status::Disproved;
                     r.detail = format!(
                         "counterexample x = {:?} gives y = {:?} ({what})",
@@ -290,22 +331,44 @@ fn decide(
                     );
                     r.counterexample =
                         Some((counterexample.input.clone(), counterexample.output.clone()));
-                } else {
+                    CounterexampleData::from_counterexample(counterexample)
+                        .map(CertEvidence::Counterexample)
+                }
+                Verdict::Proved { evidence } => {
                     r.status = Status::Proved;
                     r.detail = format!("evidence re-checked: {what}");
+                    evidence_data(evidence).map(|cases| CertEvidence::Proof { cases })
+                }
+                Verdict::Unknown { .. } => unreachable!("handled above"),
+            };
+            match encoded {
+                Ok(e) => found.evidence = e,
+                Err(e) => {
+                    r.status = Status::Unknown;
+                    r.detail = format!("the evidence cannot be written exactly: {e}");
                 }
             }
-            Err(why) => {
-                // Fail closed: evidence the checker cannot accept proves
-                // nothing.
-                r.status = Status::Unknown;
-                r.detail = format!(
-                    "the engine answered {} but the exact checker did not accept it: {why}",
-                    verdict.word()
-                );
-            }
-        },
+        }
+        (verdict, rejected) => {
+            // Fail closed: evidence the checker cannot accept proves
+            // nothing.
+            let why = match rejected {
+                Some(Err(why)) => why,
+                _ => "no re-check ran".into(),
+            };
+            r.status = Status::Unknown;
+            r.detail = format!(
+                "the engine answered {} but the exact checker did not accept it: {why}",
+                verdict.word()
+            );
+        }
     }
+    if matches!(found.evidence, CertEvidence::None { .. }) {
+        found.evidence = CertEvidence::None {
+            reason: r.detail.clone(),
+        };
+    }
+    found
 }
 
 /// The cache key of an obligation: everything its answer depends on.

@@ -298,6 +298,10 @@ pub struct VerifyArgs {
     pub seed: u64,
     /// Re-check the evidence with the exact checker before answering.
     pub recheck: bool,
+    /// Write a signed certificate of the verdict here.
+    pub cert: Option<PathBuf>,
+    /// The key that signs it.
+    pub key: Option<PathBuf>,
     /// Search for counterexamples by sampling and PGD.
     pub attack: bool,
     /// Solve leaves with Z3.
@@ -315,6 +319,14 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     if let Some(path) = &args.result {
         check_result_file(path, args.force)?;
     }
+    if let Some(path) = &args.cert {
+        crate::certify::check_cert_path(path, args.force)?;
+    }
+    let key = args
+        .key
+        .as_deref()
+        .map(crate::certify::load_secret)
+        .transpose()?;
     let graph = load_model(&args.model)?;
     let property = vnnlib::load(&args.property)?;
     check_arity(&graph, &args.model, &property, &args.property)?;
@@ -334,10 +346,14 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     let start = Instant::now();
     let mut report = axiom_prover::verify(&graph, &property, &options);
     let seconds = start.elapsed().as_secs_f64();
-    if args.recheck {
+    let mut check_time = Duration::ZERO;
+    // A certificate states only re-checked verdicts.
+    if args.recheck || args.cert.is_some() {
         let start = Instant::now();
-        match recheck(&graph, &property, &report.verdict) {
-            Ok(what) => eprintln!("re-check: {what} in {:.2} s", start.elapsed().as_secs_f64()),
+        let outcome = recheck(&graph, &property, &report.verdict);
+        check_time = start.elapsed();
+        match outcome {
+            Ok(what) => eprintln!("re-check: {what} in {:.2} s", check_time.as_secs_f64()),
             Err(why) => {
                 // Fail closed: evidence the checker rejects proves nothing.
                 eprintln!("re-check FAILED: {why}");
@@ -348,6 +364,36 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
                 };
             }
         }
+    }
+
+    if let (Some(path), Some(key)) = (&args.cert, &key) {
+        let (verdict, evidence) = certificate_evidence(&report.verdict);
+        let mut opts = std::collections::BTreeMap::from([
+            ("seed".to_string(), args.seed.to_string()),
+            (
+                "split".to_string(),
+                format!("{:?}", args.split).to_lowercase(),
+            ),
+            ("attack".to_string(), args.attack.to_string()),
+            ("smt_leaves".to_string(), args.smt_leaves.to_string()),
+        ]);
+        if let Some(t) = args.timeout {
+            opts.insert("timeout_s".into(), t.to_string());
+        }
+        let digest = crate::certify::write_verify_certificate(
+            path,
+            key,
+            &args.model,
+            &graph,
+            &args.property,
+            &property,
+            verdict,
+            evidence,
+            opts,
+            Duration::from_secs_f64(seconds),
+            check_time,
+        )?;
+        eprintln!("certificate {} (sha256 {digest})", path.display());
     }
 
     let text = result_text(&report.verdict);
@@ -392,6 +438,31 @@ pub fn recheck(
                 .map_err(|e| e.to_string())
         }
         Verdict::Unknown { .. } => Ok("nothing to re-check".into()),
+    }
+}
+
+/// A verdict as a certificate states it.
+fn certificate_evidence(
+    verdict: &Verdict,
+) -> (
+    axiom_certs::cert::VerdictKind,
+    axiom_certs::cert::CertEvidence,
+) {
+    use axiom_certs::cert::{CertEvidence, VerdictKind};
+    use axiom_certs::wire::{evidence_data, CounterexampleData};
+    let unknown = |reason: String| (VerdictKind::Unknown, CertEvidence::None { reason });
+    match verdict {
+        Verdict::Proved { evidence } => match evidence_data(evidence) {
+            Ok(cases) => (VerdictKind::Proved, CertEvidence::Proof { cases }),
+            Err(e) => unknown(format!("the evidence cannot be written exactly: {e}")),
+        },
+        Verdict::Disproved { counterexample } => {
+            match CounterexampleData::from_counterexample(counterexample) {
+                Ok(c) => (VerdictKind::Disproved, CertEvidence::Counterexample(c)),
+                Err(e) => unknown(format!("the counterexample cannot be written exactly: {e}")),
+            }
+        }
+        Verdict::Unknown { reason } => unknown(reason.to_string()),
     }
 }
 

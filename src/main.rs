@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod certify;
 mod check;
 mod commands;
 mod vnncomp;
@@ -126,6 +127,13 @@ axiom verify net.onnx prop.vnnlib --timeout 116 --result out.txt --force"
         /// faster than Z3 4.8 on such leaves.
         #[arg(long)]
         smt: bool,
+        /// Write a signed certificate of the verdict to FILE (implies
+        /// --recheck; needs --key). Refuses a non-empty FILE unless --force.
+        #[arg(long, value_name = "FILE", requires = "key")]
+        cert: Option<PathBuf>,
+        /// The secret key that signs the --cert certificate.
+        #[arg(long, value_name = "KEY", requires = "cert")]
+        key: Option<PathBuf>,
     },
     /// Run a set of VNN-COMP instances (an instances.csv) and summarise the
     /// results.
@@ -213,6 +221,105 @@ Exit codes: 0 all proved; 1 something disproved; 2 bad input (an error); 3 somet
         #[arg(long, default_value_t = 0, value_name = "N")]
         seed: u64,
     },
+    /// Make an ed25519 key pair for signing certificates: KEY (secret, mode
+    /// 0600) and KEY.pub.
+    #[command(
+        long_about = "Make an ed25519 key pair for signing certificates: KEY holds the secret \
+key (created with mode 0600) and KEY.pub the public key to give to whoever checks your \
+certificates. Both are short text files (format in the axiom-certs docs). Existing files \
+are never replaced unless --force.",
+        after_help = "Example:\n  axiom keygen --out ~/.axiom/signing.key"
+    )]
+    Keygen {
+        /// Where to write the secret key (the public key goes to KEY.pub).
+        #[arg(long, value_name = "KEY")]
+        out: PathBuf,
+        /// Replace an existing key pair.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Prove a .axiom specification and write a bundle: the weights, one
+    /// signed certificate per obligation, and a signed manifest.
+    #[command(
+        long_about = "Prove every obligation of a .axiom specification (as `axiom check` does: \
+rewriter, engine, exact re-check) and write the bundle DIR:\n  \
+manifest.json, manifest.sig   every file with its sha256, signed\n  \
+signer.pub                    the signer's public key\n  \
+spec.axiom                    the specification\n  \
+MODEL/model.onnx              the network\n  \
+MODEL/weights.safetensors     its weights; the metadata names every certificate's digest\n  \
+MODEL/OBLIGATION.cert         one signed certificate per obligation (CBOR), with a .json view\n\n\
+Every obligation gets a certificate, whatever its verdict (an unknown one says why). \
+DIR must not exist or be empty.\n\n\
+Exit codes: 0 all proved; 1 something disproved; 2 bad input; 3 something unknown.",
+        after_help = "Example:\n  axiom keygen --out signing.key\n  axiom certify examples/specs/xor.axiom --key signing.key --out xor.bundle\n  axiom cert verify xor.bundle --pubkey signing.key.pub --recheck"
+    )]
+    Certify {
+        /// The specification.
+        spec: PathBuf,
+        /// The secret key that signs (from `axiom keygen`).
+        #[arg(long, value_name = "KEY")]
+        key: PathBuf,
+        /// The bundle folder to write.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Budget per obligation, in seconds.
+        #[arg(
+            long,
+            default_value_t = 60.0,
+            value_name = "S",
+            allow_negative_numbers = true
+        )]
+        timeout: f64,
+        /// Seed of the engine's random sampling and attacks.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        seed: u64,
+    },
+    /// Check certificates and bundles.
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CertCommand {
+    /// Check a bundle (or one certificate): signatures, manifest, weight
+    /// digests, and with --recheck the evidence itself.
+    #[command(
+        long_about = "Check a bundle written by `axiom certify`, or one certificate:\n  \
+- the manifest is signed by the key, every file has its listed sha256, nothing else is there;\n  \
+- every model file loads and has the certified digest, the safetensors hold exactly its weights and name its certificates;\n  \
+- every certificate decodes (format version, canonical CBOR), is signed by the key, and is about these weights.\n\n\
+With --recheck, every verdict is re-validated independently of the prover, in exact \
+rational arithmetic: every proof leaf's bound data implies the output condition on its \
+region and the leaves cover the input region; counterexamples are evaluated exactly; \
+rewrite chains are replayed against the checker's own rules. SMT leaves are re-solved by \
+Z3 and reported as `trusted: smt`.\n\n\
+Pin the signer with --pubkey: without it the bundle's own signer.pub is used, which shows \
+integrity but not who signed. A certificate outside a bundle (from `axiom verify --cert`) \
+needs --model to be checked against its model.\n\n\
+Exit codes: 0 every check passed; 1 a check failed (the first is named); 2 bad usage.",
+        after_help = "Examples:\n  axiom cert verify xor.bundle --pubkey signing.key.pub --recheck\n  axiom cert verify prop.cert --model net.onnx --pubkey signing.key.pub --recheck"
+    )]
+    Verify {
+        /// A bundle folder, or a certificate file.
+        path: PathBuf,
+        /// The public key expected to have signed.
+        #[arg(long, value_name = "PUB")]
+        pubkey: Option<PathBuf>,
+        /// Re-validate the evidence of every verdict.
+        #[arg(long)]
+        recheck: bool,
+        /// For a certificate outside a bundle: the model file it is about.
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+    },
+    /// Print a certificate as JSON, for reviewers.
+    Show {
+        /// The certificate file (.cert).
+        path: PathBuf,
+    },
 }
 
 /// The `--split` choices of `axiom verify`.
@@ -268,6 +375,8 @@ fn main() -> ExitCode {
             no_attack,
             recheck,
             smt,
+            cert,
+            key,
         } => commands::verify(&commands::VerifyArgs {
             model,
             property,
@@ -279,6 +388,8 @@ fn main() -> ExitCode {
             attack: !no_attack,
             smt_leaves: smt,
             recheck,
+            cert,
+            key,
         }),
         Command::Vnncomp {
             instances,
@@ -308,6 +419,37 @@ fn main() -> ExitCode {
             cache,
             seed,
         }),
+        Command::Keygen { out, force } => certify::keygen(&out, force),
+        Command::Certify {
+            spec,
+            key,
+            out,
+            timeout,
+            seed,
+        } => certify::certify(&certify::CertifyArgs {
+            spec,
+            key,
+            out,
+            timeout,
+            seed,
+        }),
+        Command::Cert {
+            command:
+                CertCommand::Verify {
+                    path,
+                    pubkey,
+                    recheck,
+                    model,
+                },
+        } => certify::cert_verify(&certify::CertVerifyArgs {
+            path,
+            pubkey,
+            model,
+            recheck,
+        }),
+        Command::Cert {
+            command: CertCommand::Show { path },
+        } => certify::cert_show(&path),
     };
     match result {
         Ok(code) => ExitCode::from(code),

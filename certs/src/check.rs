@@ -356,8 +356,10 @@ impl<'a> BoxBounds<'a> {
                             // relu(z) <= s z + t on [l, u]: the chord, with a
                             // rounded slope and the intercept that keeps the
                             // line above both ends.
-                            let chord = ut.to_rational() / (ut - lt).to_rational();
-                            let s = Dyadic::from_rational(&chord, PRECISION, true);
+                            // u - l > 0 here, since l < 0 < u.
+                            let s = ut
+                                .div_round(&(ut - lt), PRECISION, true)
+                                .unwrap_or_else(Q::one);
                             let t0 = (-&(&s * lt)).max(ut - &(&s * ut));
                             cst += &(&lam * &t0);
                             &lam * &s

@@ -165,6 +165,11 @@ pub fn solve(
     })
 }
 
+/// The version of the Z3 library this process runs (for certificates).
+pub fn z3_version() -> String {
+    z3::full_version().to_string()
+}
+
 /// The encoding [`solve`] decides, as an SMT-LIB 2 script (`declare-fun`,
 /// `assert`, `check-sat`); `z3 -in` answers `sat` or `unsat` on it.
 ///
