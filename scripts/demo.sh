@@ -2,7 +2,9 @@
 # The main job on a bundled example: build Axiom, describe the bundled XOR
 # network, run it, then verify one property that holds (unsat, exit 0) and
 # one that is violated (sat with a counterexample, exit 1), and prove every
-# obligation of the bundled .axiom specs with `axiom check`.
+# obligation of the bundled .axiom specs with `axiom check`; then certify the
+# XOR spec into a signed bundle (with a fresh key) and re-check that bundle
+# independently with `axiom cert verify --recheck`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,3 +16,8 @@ set -x
 "$axiom" verify examples/models/xor.onnx examples/properties/xor_low.vnnlib
 "$axiom" verify examples/models/xor.onnx examples/properties/xor_high.vnnlib || test $? -eq 1
 "$axiom" check examples/specs
+demo="$(mktemp -d)"
+"$axiom" keygen --out "$demo/signing.key"
+"$axiom" certify examples/specs/xor.axiom --key "$demo/signing.key" --out "$demo/xor.bundle"
+"$axiom" cert verify "$demo/xor.bundle" --pubkey "$demo/signing.key.pub" --recheck
+rm -rf "$demo"
