@@ -505,3 +505,37 @@ fn safe_join(root: &Path, rel: &str) -> Result<std::path::PathBuf, String> {
         Err(format!("the manifest lists an unsafe path '{rel}'"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smt_leaves_are_re_solved() {
+        let unsat = "(declare-fun x () Real)\n(assert (> x 1.0))\n(assert (< x (/ 1.0 2.0)))\n(check-sat)\n";
+        assert_eq!(resolve_smt(unsat), SmtAnswer::Unsat);
+        let sat = "(declare-fun x () Real)\n(assert (> x 1.0))\n(check-sat)\n";
+        assert_eq!(resolve_smt(sat), SmtAnswer::Sat);
+        // Garbage is never unsat (and never a panic).
+        for bad in ["(assert", "not smt at all", ""] {
+            assert_ne!(resolve_smt(bad), SmtAnswer::Unsat, "{bad}");
+        }
+    }
+
+    #[test]
+    fn manifest_paths_cannot_leave_the_bundle() {
+        let root = Path::new("/b");
+        assert!(safe_join(root, "m/model.onnx").is_ok());
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "m/../../x",
+            "m//x",
+            "./x",
+            "a\\b",
+        ] {
+            assert!(safe_join(root, bad).is_err(), "{bad}");
+        }
+    }
+}
