@@ -4,7 +4,8 @@
 # one that is violated (sat with a counterexample, exit 1), and prove every
 # obligation of the bundled .axiom specs with `axiom check`; then certify the
 # XOR spec into a signed bundle (with a fresh key) and re-check that bundle
-# independently with `axiom cert verify --recheck`.
+# independently with `axiom cert verify --recheck`, and export the bundle's
+# obligations to Lean 4 (`axiom export lean`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -20,4 +21,5 @@ demo="$(mktemp -d)"
 "$axiom" keygen --out "$demo/signing.key"
 "$axiom" certify examples/specs/xor.axiom --key "$demo/signing.key" --out "$demo/xor.bundle"
 "$axiom" cert verify "$demo/xor.bundle" --pubkey "$demo/signing.key.pub" --recheck
+"$axiom" export lean "$demo/xor.bundle" --pubkey "$demo/signing.key.pub" --out "$demo/xor-lean"
 rm -rf "$demo"

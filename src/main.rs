@@ -8,6 +8,7 @@ use std::process::ExitCode;
 mod certify;
 mod check;
 mod commands;
+mod export;
 mod vnncomp;
 
 /// Exit codes of the CLI contract (ARCHITECTURE.md).
@@ -280,6 +281,62 @@ Exit codes: 0 all proved; 1 something disproved; 2 bad input; 3 something unknow
         #[command(subcommand)]
         command: CertCommand,
     },
+    /// Export obligations to other tools (Lean 4).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ExportCommand {
+    /// Write Lean 4 sources stating each obligation about the real network,
+    /// with proofs where a concrete route exists.
+    #[command(
+        long_about = "Write Lean 4 sources (Lean core only, no Mathlib) for the obligations of a \
+.axiom specification, or of a bundle written by `axiom certify` (or one certificate in it):\n  \
+AxiomExport/Prelude.lean               exact rationals Q, relu, dense layers\n  \
+AxiomExport/MODEL/Weights.lean         every weight, exactly its float32 value\n  \
+AxiomExport/MODEL/Network.lean         def net : List Q → List Q\n  \
+AxiomExport/MODEL/Obligations.lean     one theorem per obligation\n  \
+obligations.json                       each obligation's verdict in Axiom and Lean status\n  \
+check.sh, lakefile.lean                check with plain `lean`, or `lake build`\n\n\
+A disproved obligation becomes the theorem of its negation, proved by evaluating the \
+network on the counterexample (`decide`); a bound a ReLU output meets for every input \
+is proved from the prelude; every other theorem ends in `sorry` and is `open` in the \
+manifest. From a specification, every obligation is decided first (as `axiom check` \
+does); from a bundle, the bundle is checked first (signatures and digests) and the \
+certificates are the source. Models with Sigmoid, Tanh or Softmax (no exact definition \
+over the rationals in Lean core), Conv2d, BatchNorm or pooling are not exported; their \
+obligations are listed as `not-exported` with the reason. See docs/lean-export.md.\n\n\
+Exit codes: 0 written; 1 the bundle does not check; 2 bad input (nothing written).",
+        after_help = "Examples:\n  axiom export lean examples/specs/xor.axiom --out xor-lean\n  axiom export lean xor.bundle --pubkey signing.key.pub --out xor-lean\n  sh xor-lean/check.sh"
+    )]
+    Lean {
+        /// A .axiom specification, a bundle folder, or a .cert in a bundle.
+        input: PathBuf,
+        /// The folder to write (must not exist or be empty).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// From a specification: budget per obligation, in seconds.
+        #[arg(
+            long,
+            default_value_t = 60.0,
+            value_name = "S",
+            allow_negative_numbers = true
+        )]
+        timeout: f64,
+        /// From a specification: seed of the engine's sampling and attacks.
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        seed: u64,
+        /// From a bundle: the public key expected to have signed it.
+        #[arg(long, value_name = "PUB")]
+        pubkey: Option<PathBuf>,
+        /// The most numbers (weights and constants) one exported network may
+        /// have; Lean elaborates every one of them.
+        #[arg(long, default_value_t = axiom_lean_export::DEFAULT_MAX_NUMBERS, value_name = "N")]
+        max_numbers: usize,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -450,6 +507,24 @@ fn main() -> ExitCode {
         Command::Cert {
             command: CertCommand::Show { path },
         } => certify::cert_show(&path),
+        Command::Export {
+            command:
+                ExportCommand::Lean {
+                    input,
+                    out,
+                    timeout,
+                    seed,
+                    pubkey,
+                    max_numbers,
+                },
+        } => export::export_lean(&export::ExportLeanArgs {
+            input,
+            out,
+            timeout,
+            seed,
+            pubkey,
+            max_numbers,
+        }),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -1,0 +1,203 @@
+//! A network as Lean definitions: its constants in `Weights.lean`, its
+//! function `net : List Q → List Q` in `Network.lean`.
+//!
+//! Exported ops are the ones with an exact meaning over the rationals:
+//! `Gemm` (a dense layer; only on values whose leading dimensions are all
+//! 1), `Add`, `Sub`, `Mul` and `Div` by constants (broadcast to the value's
+//! shape, written out element by element; `Div` as multiplication by the
+//! exact reciprocal), `Relu`, and the layout ops `Identity`, `Flatten` and
+//! `Reshape`, which do not change the row-major element order. Sigmoid,
+//! Tanh and Softmax have no exact definition over the rationals in Lean
+//! core, and Conv2d, BatchNorm and the pools are not exported yet: a model
+//! with any of them is refused with the reason.
+
+use crate::number;
+use crate::ExportError;
+use axiom_core::graph::{Graph, Op};
+use axiom_core::spec::Rational;
+use ndarray::{ArrayD, IxDyn};
+use num_traits::{One, Zero};
+use std::fmt::Write;
+
+/// A network written as Lean.
+#[derive(Debug, Clone)]
+pub struct LeanNetwork {
+    /// `Weights.lean`'s body: one `def` per constant.
+    pub weights: String,
+    /// `Network.lean`'s body: `def net`.
+    pub network: String,
+    /// The names the weights file defines (unqualified).
+    pub weight_names: Vec<String>,
+    /// Elements of the input and of the output.
+    pub inputs: usize,
+    pub outputs: usize,
+    /// Whether the output is a ReLU of the previous value (so every element
+    /// is non-negative, which the prelude proves once).
+    pub relu_output: bool,
+    /// Number of exported numbers.
+    pub numbers: usize,
+}
+
+fn lit(v: f32) -> Result<String, ExportError> {
+    number::float(f64::from(v))
+        .ok_or_else(|| ExportError::Unsupported("a weight is NaN or infinite".into()))
+}
+
+fn row(values: impl Iterator<Item = Result<String, ExportError>>) -> Result<String, ExportError> {
+    let items: Vec<String> = values.collect::<Result<_, _>>()?;
+    Ok(format!("[{}]", items.join(", ")))
+}
+
+/// The constant `c` broadcast to `shape`, flat in row-major order.
+fn broadcast(c: &ArrayD<f32>, shape: &[usize], what: &str) -> Result<Vec<f32>, ExportError> {
+    let view = c.broadcast(IxDyn(shape)).ok_or_else(|| {
+        ExportError::Unsupported(format!(
+            "{what}: a constant of shape {:?} does not broadcast to {shape:?}",
+            c.shape()
+        ))
+    })?;
+    Ok(view.iter().copied().collect())
+}
+
+/// Writes `graph` as Lean.
+pub fn network(graph: &Graph) -> Result<LeanNetwork, ExportError> {
+    let shapes = graph
+        .infer_shapes()
+        .map_err(|e| ExportError::Unsupported(format!("the model's shapes: {e}")))?;
+    let len = |v: usize| shapes[v].iter().product::<usize>();
+    let mut weights = String::new();
+    let mut names = Vec::new();
+    let mut lets = Vec::new();
+    let mut numbers = 0usize;
+    for (i, node) in graph.nodes.iter().enumerate() {
+        let input = node.inputs.first().copied().unwrap_or(0);
+        let arg = if input == 0 {
+            "x".to_string()
+        } else {
+            format!("v{input}")
+        };
+        let what = format!("layer {i} ({} {})", node.op.kind(), node.name);
+        let mut constant = |suffix: &str, ty: &str, body: String, count: usize| {
+            let name = format!("layer{i}_{suffix}");
+            let _ = writeln!(
+                weights,
+                "/-- {what}: {suffix}. -/\ndef {name} : {ty} :=\n{body}\n"
+            );
+            names.push(name.clone());
+            numbers += count;
+            name
+        };
+        let expr = match &node.op {
+            Op::Gemm { weight, bias } => {
+                let in_shape = &shapes[input];
+                if in_shape[..in_shape.len().saturating_sub(1)]
+                    .iter()
+                    .any(|&d| d != 1)
+                {
+                    return Err(ExportError::Unsupported(format!(
+                        "{what}: a dense layer on a value of shape {in_shape:?} (only leading dimensions of 1 are exported)"
+                    )));
+                }
+                let rows: Vec<String> = weight
+                    .outer_iter()
+                    .map(|r| row(r.iter().map(|&v| lit(v))))
+                    .collect::<Result<_, _>>()?;
+                let w = constant(
+                    "w",
+                    "List (List Q)",
+                    format!("  [{}]", rows.join(",\n   ")),
+                    weight.len(),
+                );
+                let b = match bias {
+                    Some(b) => constant(
+                        "b",
+                        "List Q",
+                        format!("  {}", row(b.iter().map(|&v| lit(v)))?),
+                        b.len(),
+                    ),
+                    None => format!("(zeros {})", weight.nrows()),
+                };
+                format!("dense {w} {b} {arg}")
+            }
+            Op::Add { c } | Op::Sub { c } | Op::Mul { c } => {
+                let flat = broadcast(c, &shapes[input], &what)?;
+                let (suffix, f) = match &node.op {
+                    Op::Add { .. } => ("add", "vadd"),
+                    Op::Sub { .. } => ("sub", "vsub"),
+                    _ => ("mul", "vmul"),
+                };
+                let n = flat.len();
+                let name = constant(
+                    suffix,
+                    "List Q",
+                    format!("  {}", row(flat.into_iter().map(lit))?),
+                    n,
+                );
+                format!("{f} {arg} {name}")
+            }
+            Op::Div { c } => {
+                let flat = broadcast(c, &shapes[input], &what)?;
+                let recips = flat
+                    .iter()
+                    .map(|&v| {
+                        let r = Rational::from_float(v)
+                            .filter(|r| !r.is_zero())
+                            .ok_or_else(|| {
+                                ExportError::Unsupported(format!(
+                                    "{what}: division by zero or a non-finite constant"
+                                ))
+                            })?;
+                        Ok(number::rational(&(Rational::one() / r)))
+                    })
+                    .collect::<Result<Vec<_>, ExportError>>()?;
+                let n = recips.len();
+                let name = constant("recip", "List Q", format!("  [{}]", recips.join(", ")), n);
+                format!("vmul {arg} {name}")
+            }
+            Op::Relu => format!("vrelu {arg}"),
+            Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => arg,
+            other => {
+                let why = match other {
+                    Op::Sigmoid | Op::Tanh | Op::Softmax { .. } => {
+                        "it has no exact definition over the rationals in Lean core"
+                    }
+                    _ => "the Lean export does not support it yet",
+                };
+                return Err(ExportError::Unsupported(format!(
+                    "{what}: {} cannot be exported: {why}",
+                    other.kind()
+                )));
+            }
+        };
+        lets.push(format!("  let v{} := {expr}", i + 1));
+    }
+    let out = graph.output;
+    let result = if out == 0 {
+        "x".to_string()
+    } else {
+        format!("v{out}")
+    };
+    let relu_output = out > 0 && matches!(graph.nodes[out - 1].op, Op::Relu);
+    let mut network = String::new();
+    let _ = writeln!(
+        network,
+        "/-- The network `{}` ({} in, {} out), in exact arithmetic. -/",
+        graph.name,
+        len(0),
+        len(out)
+    );
+    let _ = writeln!(network, "def net (x : List Q) : List Q :=");
+    for l in &lets {
+        let _ = writeln!(network, "{l}");
+    }
+    let _ = writeln!(network, "  {result}");
+    Ok(LeanNetwork {
+        weights,
+        network,
+        weight_names: names,
+        inputs: len(0),
+        outputs: len(out),
+        relu_output,
+        numbers,
+    })
+}

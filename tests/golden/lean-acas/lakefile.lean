@@ -1,0 +1,7 @@
+import Lake
+open Lake DSL
+
+package «axiom-export»
+
+@[default_target]
+lean_lib AxiomExport
