@@ -146,17 +146,7 @@ pub struct CertifyArgs {
 pub fn certify(args: &CertifyArgs) -> Result<u8, CliError> {
     let timeout = seconds_to_duration(args.timeout, "--timeout")?;
     let key = load_secret(&args.key)?;
-    // Refuse a used --out before any work.
-    if args.out.exists()
-        && std::fs::read_dir(&args.out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(CliError::Usage(format!(
-            "--out {}: exists and is not an empty folder; refusing to overwrite it\n  hint: choose another folder, or remove it first",
-            args.out.display()
-        )));
-    }
+    crate::commands::refuse_used_out(&args.out)?;
     let spec = match lang::load_spec(&args.spec) {
         Ok(s) => s,
         Err(e) => {

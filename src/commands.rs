@@ -24,6 +24,22 @@ pub enum CliError {
     Usage(String),
 }
 
+/// Refuses an `--out` folder that exists and is not empty, before any
+/// work: nothing the user had is overwritten.
+pub fn refuse_used_out(out: &std::path::Path) -> Result<(), CliError> {
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
+        return Err(CliError::Usage(format!(
+            "--out {}: exists and is not an empty folder; refusing to overwrite it\n  hint: choose another folder, or remove it first",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
 impl CliError {
     /// The process exit code for this error (always 2, bad input).
     pub fn exit_code(&self) -> u8 {

@@ -39,27 +39,13 @@ pub struct ExportLeanArgs {
     pub max_numbers: usize,
 }
 
-fn refuse_used(out: &Path) -> Result<(), CliError> {
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map(|mut d| d.next().is_some())
-            .unwrap_or(true)
-    {
-        return Err(CliError::Usage(format!(
-            "--out {}: exists and is not an empty folder; refusing to overwrite it\n  hint: choose another folder, or remove it first",
-            out.display()
-        )));
-    }
-    Ok(())
-}
-
 fn exact_input(input: &[f64]) -> Option<Vec<Rational>> {
     input.iter().map(|&v| Rational::from_float(v)).collect()
 }
 
 /// `axiom export lean`.
 pub fn export_lean(args: &ExportLeanArgs) -> Result<u8, CliError> {
-    refuse_used(&args.out)?;
+    crate::commands::refuse_used_out(&args.out)?;
     let meta = std::fs::metadata(&args.input)
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.input.display())))?;
     let options = ExportOptions {

@@ -231,6 +231,25 @@ pub struct ManifestEntry {
     pub note: String,
 }
 
+impl ManifestEntry {
+    /// The entry of `ob` before it has a theorem (`not-exported`).
+    fn not_exported(model: &str, digest: &str, ob: &ObligationInput) -> ManifestEntry {
+        ManifestEntry {
+            model: model.into(),
+            model_digest: digest.into(),
+            obligation: ob.name.clone(),
+            text: ob.text.clone(),
+            certificate: ob.certificate.clone(),
+            verdict: ob.verdict.as_str().into(),
+            lean_theorem: None,
+            lean_file: None,
+            statement: None,
+            lean_proof: "not-exported".into(),
+            note: String::new(),
+        }
+    }
+}
+
 /// The exported sources and the manifest.
 #[derive(Debug, Clone)]
 pub struct LeanProject {
@@ -380,19 +399,9 @@ pub fn export(
             Ok(n) => n,
             Err(why) => {
                 for ob in &m.obligations {
-                    entries.push(ManifestEntry {
-                        model: m.name.clone(),
-                        model_digest: digest.clone(),
-                        obligation: ob.name.clone(),
-                        text: ob.text.clone(),
-                        certificate: ob.certificate.clone(),
-                        verdict: ob.verdict.as_str().into(),
-                        lean_theorem: None,
-                        lean_file: None,
-                        statement: None,
-                        lean_proof: "not-exported".into(),
-                        note: format!("the model cannot be exported: {why}"),
-                    });
+                    let mut entry = ManifestEntry::not_exported(&m.name, &digest, ob);
+                    entry.note = format!("the model cannot be exported: {why}");
+                    entries.push(entry);
                 }
                 continue;
             }
@@ -425,19 +434,7 @@ pub fn export(
         let mut obligations = String::new();
         let mut used = Vec::new();
         for ob in &m.obligations {
-            let mut entry = ManifestEntry {
-                model: m.name.clone(),
-                model_digest: digest.clone(),
-                obligation: ob.name.clone(),
-                text: ob.text.clone(),
-                certificate: ob.certificate.clone(),
-                verdict: ob.verdict.as_str().into(),
-                lean_theorem: None,
-                lean_file: None,
-                statement: None,
-                lean_proof: "not-exported".into(),
-                note: String::new(),
-            };
+            let mut entry = ManifestEntry::not_exported(&m.name, &digest, ob);
             let ident = theorem_ident(&ob.name, &net);
             if used.contains(&ident) {
                 entry.note = "another obligation of this model has the same name".into();
@@ -533,6 +530,21 @@ fn check_script(modules: &[String]) -> String {
     s
 }
 
+/// Writes `abbrev IDENT.holds (x y : List Q) : Prop := PRED` (the input
+/// named `_x` when the condition does not read it).
+fn holds_def(defs: &mut String, doc: &str, ident: &str, pred: &Pred, outputs: usize) {
+    let x = if pred.mentions(axiom_core::lang::IoRef::Input) {
+        "x"
+    } else {
+        "_x"
+    };
+    let _ = writeln!(
+        defs,
+        "/-- {doc} -/\nabbrev {ident}.holds ({x} y : List Q) : Prop :=\n  {}\n",
+        statement::pred(pred, outputs)
+    );
+}
+
 /// One theorem's text and status.
 struct Theorem {
     text: String,
@@ -590,16 +602,15 @@ fn theorem(
                 "/-- The input region of `{}`. -/\nabbrev {ident}.region (x : List Q) : Prop :=\n  {region_text}\n",
                 ob.name
             );
-            let x = if pred.mentions(axiom_core::lang::IoRef::Input) {
-                "x"
-            } else {
-                "_x"
-            };
-            let _ = writeln!(
-                defs,
-                "/-- What `{}` requires of the output `y` (for the input `x`). -/\nabbrev {ident}.holds ({x} y : List Q) : Prop :=\n  {}\n",
-                ob.name,
-                statement::pred(pred, net.outputs)
+            holds_def(
+                &mut defs,
+                &format!(
+                    "What `{}` requires of the output `y` (for the input `x`).",
+                    ob.name
+                ),
+                ident,
+                pred,
+                net.outputs,
             );
             (
                 format!("∀ x : List Q, x.length = {n} → {ident}.region x → {ident}.holds x (net x)"),
@@ -627,16 +638,15 @@ fn theorem(
             )
         }
         Statement::Goal(pred) => {
-            let x = if pred.mentions(axiom_core::lang::IoRef::Input) {
-                "x"
-            } else {
-                "_x"
-            };
-            let _ = writeln!(
-                defs,
-                "/-- The goal the rewriter proved for `{}`, for every input. -/\nabbrev {ident}.holds ({x} y : List Q) : Prop :=\n  {}\n",
-                ob.name,
-                statement::pred(pred, net.outputs)
+            holds_def(
+                &mut defs,
+                &format!(
+                    "The goal the rewriter proved for `{}`, for every input.",
+                    ob.name
+                ),
+                ident,
+                pred,
+                net.outputs,
             );
             (
                 format!("∀ x : List Q, x.length = {n} → {ident}.holds x (net x)"),

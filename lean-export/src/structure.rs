@@ -529,6 +529,23 @@ mod tests {
     }
 
     #[test]
+    fn prelude_names_are_what_the_prelude_defines() {
+        let mut p = Vec::new();
+        let f = facts("Prelude.lean", crate::prelude::PRELUDE, &mut p).unwrap();
+        assert!(p.is_empty(), "{p:?}");
+        let defined: BTreeSet<String> = f
+            .defined
+            .iter()
+            .map(|d| d.trim_start_matches("AxiomExport.").to_string())
+            .collect();
+        let listed: BTreeSet<String> = crate::prelude::PRELUDE_NAMES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(defined, listed);
+    }
+
+    #[test]
     fn finds_unbalanced_and_undefined() {
         let mut p = Vec::new();
         let f = facts("a.lean", "def f (x : Nat) : Nat := (g x", &mut p).unwrap();
