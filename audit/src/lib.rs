@@ -1,4 +1,144 @@
-//! Axiom's append-only, hash-chained, signed audit log.
+//! # axiom-audit
 //!
-//! This crate is reserved for a later milestone and exports nothing yet;
-//! see ARCHITECTURE.md for what it will hold.
+//! Axiom's audit log: every CLI event (`verify`, `check`, `certify`,
+//! `cert verify`, `export`, `keygen`, `run` with violated `ensure`s, and
+//! repairs of the log itself) as one line of JSON, appended and never
+//! rewritten, each line chained to the one before by its hash and
+//! optionally signed with ed25519.
+//!
+//! - [`record`]: the [`Record`] (one line; canonical JSON, hash,
+//!   signature) and the [`Event`] a caller records;
+//! - [`append`]: writing, under an exclusive file lock, synced to disk;
+//! - [`verify`](mod@verify): checking the chain, the hashes and the
+//!   signatures, naming the first broken line ([`VerifyReport`]);
+//! - [`show`]: [`Filter`], [`format_human`], [`format_json`];
+//! - [`report_html`]: one self-contained HTML page for reviewers;
+//! - [`repair`](mod@repair): cutting off a line torn by a crash, after a backup.
+//!
+//! The API mirrors the CLI: every command calls [`append`]; `axiom audit
+//! verify` is [`verify()`]; `axiom audit show` is [`read_records`],
+//! [`Filter`] and the formatters; `axiom audit report` is [`report_html`];
+//! `axiom audit repair` is [`repair()`]. The log is `--audit-log`, else
+//! `$AXIOM_AUDIT_LOG`, else [`default_log_path`].
+//!
+//! # What the chain shows, and what it does not
+//!
+//! A changed, inserted, removed or reordered record breaks the chain at its
+//! line; with signatures, so does a record written by another key. Records
+//! deleted from the **end** leave a valid, shorter chain: record the
+//! report's head hash somewhere else and compare (see [`mod@verify`]).
+//!
+//! # Example
+//!
+//! ```
+//! use axiom_audit::{append, verify, Event, Kind, Outcome, VerdictEntry};
+//! use axiom_certs::SecretKey;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let log = axiom_audit::default_log_path(dir.path()); // <dir>/.axiom/audit.log
+//! let key = SecretKey::from_seed([7; 32]);
+//!
+//! let mut event = Event::new(Kind::Check, ["axiom", "check", "spec.axiom"]);
+//! event.outcome = Outcome {
+//!     exit_code: 0,
+//!     verdicts: vec![VerdictEntry {
+//!         model: "net".into(),
+//!         digest: None,
+//!         obligation: "robust".into(),
+//!         verdict: "proved".into(),
+//!         certificate: None,
+//!     }],
+//!     detail: None,
+//! };
+//! let first = append(&log, &event, Some(&key))?;
+//! let second = append(&log, &Event::new(Kind::Keygen, ["axiom", "keygen"]), Some(&key))?;
+//! assert_eq!((first.seq, second.seq), (1, 2));
+//! assert_eq!(second.prev, first.hash);
+//!
+//! let report = verify(&log, &[key.public()])?;
+//! assert!(report.is_ok(), "{}", report.render_human());
+//! assert_eq!(report.records, 2);
+//! assert_eq!(report.head_hash(), Some(second.hash.as_str()));
+//!
+//! // Editing a byte of the first record breaks the chain at line 1.
+//! let text = std::fs::read_to_string(&log)?;
+//! std::fs::write(&log, text.replacen("proved", "proveD", 1))?;
+//! let report = verify(&log, &[])?;
+//! assert_eq!(report.first_break.map(|b| b.line), Some(1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::path::{Path, PathBuf};
+
+mod append;
+mod error;
+mod file;
+pub mod record;
+pub mod repair;
+mod report;
+pub mod show;
+pub mod verify;
+
+pub use append::{append, check_appendable};
+pub use error::AuditError;
+pub use file::MAX_LINE_BYTES;
+pub use record::{
+    sha256_hex, Actor, Event, FileDigest, Inputs, Kind, Outcome, Record, Signature, Tool,
+    VerdictEntry, GENESIS_PREV,
+};
+pub use repair::{repair, RepairReport};
+pub use report::{escape_html, report_html};
+pub use show::{format_human, format_json, parse_since, Filter};
+pub use verify::{read_records, verify, ChainBreak, Head, TornTail, VerifyReport};
+
+/// The environment variable that names the log when `--audit-log` is not
+/// given.
+pub const LOG_ENV: &str = "AXIOM_AUDIT_LOG";
+
+/// The default log for a spec file or a working folder:
+/// `<dir>/.axiom/audit.log`, where `<dir>` is `spec_or_cwd` when it is a
+/// folder, else the folder holding it.
+///
+/// ```
+/// use std::path::Path;
+/// let dir = tempfile::tempdir().unwrap();
+/// assert_eq!(axiom_audit::default_log_path(dir.path()), dir.path().join(".axiom/audit.log"));
+/// assert_eq!(
+///     axiom_audit::default_log_path(&dir.path().join("spec.axiom")),
+///     dir.path().join(".axiom/audit.log"),
+/// );
+/// ```
+pub fn default_log_path(spec_or_cwd: &Path) -> PathBuf {
+    let dir = if spec_or_cwd.is_dir() {
+        spec_or_cwd
+    } else {
+        spec_or_cwd.parent().unwrap_or(Path::new(""))
+    };
+    dir.join(".axiom").join("audit.log")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_log_is_beside_the_spec_or_in_the_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = dir.path().join("models.axiom");
+        std::fs::write(&spec, "").unwrap();
+        let want = dir.path().join(".axiom").join("audit.log");
+        assert_eq!(default_log_path(dir.path()), want);
+        assert_eq!(default_log_path(&spec), want);
+        // A spec that does not exist (yet) is still a file name.
+        assert_eq!(default_log_path(&dir.path().join("new.axiom")), want);
+        // A bare file name: relative to the working folder.
+        assert_eq!(
+            default_log_path(Path::new("spec.axiom")),
+            Path::new(".axiom/audit.log")
+        );
+        assert_eq!(
+            default_log_path(Path::new(".")),
+            Path::new("./.axiom/audit.log")
+        );
+    }
+}

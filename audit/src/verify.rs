@@ -1,0 +1,572 @@
+//! Checking the chain: [`verify`] and [`read_records`].
+//!
+//! Line by line, a record must: parse; be byte-for-byte its canonical line;
+//! have `seq` one more than the previous record's (1 for the first) and
+//! `prev` equal to the previous record's `hash` ([`GENESIS_PREV`] for the
+//! first); carry the hash of its contents; and, when signed, carry a valid
+//! signature whose `key_id` is its key's id and equals `actor.key_id`.
+//!
+//! Which keys may sign: with trusted keys (`--pubkey`), only those, and
+//! every record must be signed; without,
+//! the first signing key, for good (a change of key is a break, and so is
+//! an unsigned record after signed ones, which would be a downgrade).
+//!
+//! # What a chain cannot show
+//!
+//! Records deleted from the **end** leave a shorter, valid chain. The
+//! report's head (the last good record's hash) is what catches that:
+//! auditors write it down elsewhere and compare it with a later report,
+//! whose chain must still contain it.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use axiom_certs::PublicKey;
+
+use crate::file::{FileLock, LineReader};
+use crate::record::{Record, GENESIS_PREV};
+use crate::AuditError;
+
+/// The last record of the intact chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Its line (1-based).
+    pub line: u64,
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its hash: write it down to detect later truncation.
+    pub hash: String,
+}
+
+/// The first line where the chain breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainBreak {
+    /// The line (1-based).
+    pub line: u64,
+    /// Its record's `seq`, when the line parses as a record.
+    pub seq: Option<u64>,
+    /// Its record's `hash` field, when the line parses as a record.
+    pub hash: Option<String>,
+    /// What is wrong, in words.
+    pub reason: String,
+}
+
+/// A damaged last line: incomplete (no newline at the end) or not a record;
+/// what a crash during a write leaves, and what
+/// [`repair`](crate::repair()) cuts off.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    /// The line (1-based).
+    pub line: u64,
+    /// The byte offset where it starts: the log's length after a repair.
+    pub offset: u64,
+    /// What is wrong, in words.
+    pub reason: String,
+}
+
+/// What [`verify`] found. A broken chain is a finding here, not an error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// The log.
+    pub path: PathBuf,
+    /// Lines in the file.
+    pub lines: u64,
+    /// Lines that parse as records (also after a break).
+    pub records: u64,
+    /// Records of the intact chain, from the first up to the first break.
+    pub verified: u64,
+    /// Signed records among `records`.
+    pub signed: u64,
+    /// The ids of every key that signed a record.
+    pub key_ids: BTreeSet<String>,
+    /// The ids of the trusted keys given (`--pubkey`); empty for key
+    /// continuity.
+    pub trusted_key_ids: Vec<String>,
+    /// The last record of the intact chain; `None` when there is none.
+    pub head: Option<Head>,
+    /// The first break, if any (a torn tail alone is not one).
+    pub first_break: Option<ChainBreak>,
+    /// A damaged last line, if any.
+    pub torn_tail: Option<TornTail>,
+}
+
+impl VerifyReport {
+    /// Whether the whole log verifies: no break and no torn tail.
+    pub fn is_ok(&self) -> bool {
+        self.first_break.is_none() && self.torn_tail.is_none()
+    }
+
+    /// The line of the first problem, a break or the torn tail.
+    pub fn first_bad_line(&self) -> Option<u64> {
+        let broken = self.first_break.as_ref().map(|b| b.line);
+        let torn = self.torn_tail.as_ref().map(|t| t.line);
+        broken.into_iter().chain(torn).min()
+    }
+
+    /// The head hash, when there is a good record.
+    pub fn head_hash(&self) -> Option<&str> {
+        self.head.as_ref().map(|h| h.hash.as_str())
+    }
+
+    /// The report for a person, several lines ending with a newline.
+    pub fn render_human(&self) -> String {
+        let mut out = String::new();
+        let path = self.path.display();
+        let _ = writeln!(out, "audit log: {path}");
+        let keys = if self.key_ids.is_empty() {
+            String::new()
+        } else {
+            let ids: Vec<&str> = self.key_ids.iter().map(String::as_str).collect();
+            format!(" by key{} {}", plural(ids.len()), ids.join(", "))
+        };
+        let _ = writeln!(
+            out,
+            "records: {} ({} signed{keys})",
+            self.records, self.signed
+        );
+        if !self.trusted_key_ids.is_empty() {
+            let _ = writeln!(out, "trusted keys: {}", self.trusted_key_ids.join(", "));
+        }
+        match &self.first_break {
+            None => {
+                let _ = writeln!(out, "chain: OK ({} records verified)", self.verified);
+            }
+            Some(b) => {
+                let seq = b.seq.map(|s| format!(" (seq {s})")).unwrap_or_default();
+                let _ = writeln!(out, "chain: BROKEN at line {}{seq}: {}", b.line, b.reason);
+                let _ = writeln!(
+                    out,
+                    "  {} records verified before it; nothing after it can be trusted",
+                    self.verified
+                );
+            }
+        }
+        if let Some(t) = &self.torn_tail {
+            let _ = writeln!(out, "torn tail: line {}: {}", t.line, t.reason);
+            let _ = writeln!(
+                out,
+                "  hint: a write was interrupted; run `axiom audit repair --log {path}` \
+                 (it keeps a backup and cuts the damaged line off)"
+            );
+        }
+        match &self.head {
+            Some(h) => {
+                let _ = writeln!(
+                    out,
+                    "head: seq {} (line {}), hash {}",
+                    h.seq, h.line, h.hash
+                );
+            }
+            None => {
+                let _ = writeln!(out, "head: none (no good record)");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "note: records deleted from the end leave a valid chain; write the head hash down \
+             elsewhere and compare it later"
+        );
+        out
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// Which keys may sign.
+#[derive(Clone, Copy)]
+pub(crate) enum KeyPolicy<'a> {
+    /// Only these.
+    Trusted(&'a [PublicKey]),
+    /// The first signing key for good; no unsigned record after a signed one.
+    Continuity,
+    /// Signatures must be valid, but any key may sign (for repair: a change
+    /// of key is not crash damage).
+    Any,
+}
+
+/// Verifies the log at `path`: see the [module documentation](self) for
+/// the checks. With `trusted_keys` empty, key continuity applies; otherwise
+/// every signed record must be signed by one of them.
+///
+/// Errors only when the file cannot be read; every finding is in the
+/// report. Waits for a shared lock, so a concurrent append is never seen
+/// half-written.
+pub fn verify(path: &Path, trusted_keys: &[PublicKey]) -> Result<VerifyReport, AuditError> {
+    let policy = if trusted_keys.is_empty() {
+        KeyPolicy::Continuity
+    } else {
+        KeyPolicy::Trusted(trusted_keys)
+    };
+    let file = File::open(path).map_err(AuditError::io(path, "open"))?;
+    let _lock = FileLock::shared(&file, path)?;
+    Ok(scan(&file, path, policy, false)?.0)
+}
+
+/// Every line of the log that parses as a record, in order (also those
+/// after a break), and the [`verify`] report with key continuity.
+pub fn read_records(path: &Path) -> Result<(Vec<Record>, VerifyReport), AuditError> {
+    let file = File::open(path).map_err(AuditError::io(path, "open"))?;
+    let _lock = FileLock::shared(&file, path)?;
+    let (report, records) = scan(&file, path, KeyPolicy::Continuity, true)?;
+    Ok((records, report))
+}
+
+/// Reads the whole log from the start of `file`, checking the chain.
+pub(crate) fn scan(
+    mut file: &File,
+    path: &Path,
+    policy: KeyPolicy<'_>,
+    keep: bool,
+) -> Result<(VerifyReport, Vec<Record>), AuditError> {
+    use std::io::{Seek, SeekFrom};
+    file.seek(SeekFrom::Start(0))
+        .map_err(AuditError::io(path, "read"))?;
+    let mut reader = LineReader::new(file);
+    let mut report = VerifyReport {
+        path: path.to_path_buf(),
+        lines: 0,
+        records: 0,
+        verified: 0,
+        signed: 0,
+        key_ids: BTreeSet::new(),
+        trusted_key_ids: match policy {
+            KeyPolicy::Trusted(keys) => keys.iter().map(PublicKey::id).collect(),
+            _ => vec![],
+        },
+        head: None,
+        first_break: None,
+        torn_tail: None,
+    };
+    let mut records = Vec::new();
+    let mut chain = Chain::default();
+    while let Some(line) = reader.next_line().map_err(AuditError::io(path, "read"))? {
+        report.lines = line.number;
+        let torn = |reason: String| TornTail {
+            line: line.number,
+            offset: line.offset,
+            reason,
+        };
+        if !line.newline {
+            report.torn_tail = Some(torn(
+                "the last line does not end with a newline (an interrupted write)".into(),
+            ));
+            break;
+        }
+        let parsed = match &line.content {
+            Err(n) => Err(format!(
+                "the line is {n} bytes, longer than any record ({} bytes at most)",
+                crate::MAX_LINE_BYTES
+            )),
+            Ok(bytes) => parse(bytes),
+        };
+        let record = match parsed {
+            Ok(record) => record,
+            Err(reason) => {
+                if line.last {
+                    report.torn_tail = Some(torn(reason));
+                } else if report.first_break.is_none() {
+                    report.first_break = Some(ChainBreak {
+                        line: line.number,
+                        seq: None,
+                        hash: None,
+                        reason,
+                    });
+                }
+                continue;
+            }
+        };
+        report.records += 1;
+        if let Some(sig) = &record.signature {
+            report.signed += 1;
+            report.key_ids.insert(sig.key_id.clone());
+        }
+        if report.first_break.is_none() {
+            let bytes = line.content.as_deref().unwrap_or_default();
+            match chain.check(&record, bytes, policy) {
+                Ok(()) => {
+                    report.verified += 1;
+                    report.head = Some(Head {
+                        line: line.number,
+                        seq: record.seq,
+                        hash: record.hash.clone(),
+                    });
+                }
+                Err(reason) => {
+                    report.first_break = Some(ChainBreak {
+                        line: line.number,
+                        seq: Some(record.seq),
+                        hash: Some(record.hash.clone()),
+                        reason,
+                    })
+                }
+            }
+        }
+        if keep {
+            records.push(record);
+        }
+    }
+    Ok((report, records))
+}
+
+fn parse(bytes: &[u8]) -> Result<Record, String> {
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(format!(
+            "the line is not UTF-8 text (a bad byte at column {})",
+            e.valid_up_to() + 1
+        ));
+    }
+    if bytes.is_empty() {
+        return Err("the line is empty".into());
+    }
+    serde_json::from_slice(bytes).map_err(|e| format!("the line is not a record: {e}"))
+}
+
+/// What a record is checked against: the record before it.
+#[derive(Default)]
+struct Chain {
+    /// `seq` and `hash` of the previous record.
+    prev: Option<(u64, String)>,
+    /// The id and key of the last signed record.
+    signer: Option<(String, PublicKey)>,
+}
+
+impl Chain {
+    fn check(&mut self, record: &Record, line: &[u8], policy: KeyPolicy<'_>) -> Result<(), String> {
+        check_form(record, line)?;
+        match &self.prev {
+            None if record.seq != 1 => {
+                return Err(format!(
+                    "the first record has seq {}, not 1: records at the start were removed",
+                    record.seq
+                ))
+            }
+            Some((seq, _)) if Some(record.seq) != seq.checked_add(1) => {
+                return Err(format!(
+                    "seq is {} but the previous record's is {seq}: records were removed, inserted or reordered",
+                    record.seq
+                ))
+            }
+            _ => {}
+        }
+        let prev = self.prev.as_ref().map_or(GENESIS_PREV, |(_, h)| h.as_str());
+        if record.prev != prev {
+            return Err(if self.prev.is_none() {
+                "prev of the first record is not 64 zeros: records at the start were removed".into()
+            } else {
+                "prev is not the previous record's hash: records were removed, inserted or reordered".into()
+            });
+        }
+        check_hash(record)?;
+        let key = check_signature(record)?;
+        match (&key, policy) {
+            (_, KeyPolicy::Any) => {}
+            (Some(key), KeyPolicy::Trusted(trusted)) if !trusted.contains(key) => {
+                return Err(format!(
+                    "signed by key {}, which is not among the --pubkey keys",
+                    key.id()
+                ))
+            }
+            (Some(key), KeyPolicy::Continuity) => {
+                if let Some((id, earlier)) = &self.signer {
+                    if earlier != key {
+                        return Err(format!(
+                            "signed by key {} but earlier records by key {id}; pass --pubkey for every \
+                             trusted key to accept a key change",
+                            key.id()
+                        ));
+                    }
+                }
+            }
+            (None, KeyPolicy::Trusted(_)) => {
+                return Err(
+                    "unsigned, but trusted keys were given (--pubkey): every record must be signed by one of them"
+                        .into(),
+                )
+            }
+            (None, _) => {
+                if let Some((id, _)) = &self.signer {
+                    return Err(format!(
+                        "unsigned, but earlier records are signed by key {id}: a signed log does not \
+                         go back to unsigned records"
+                    ));
+                }
+            }
+            _ => {}
+        }
+        check_actor(record)?;
+        self.prev = Some((record.seq, record.hash.clone()));
+        if let Some(key) = key {
+            self.signer = Some((key.id(), key));
+        }
+        Ok(())
+    }
+}
+
+/// The checks that need no other record: form, hash, signature, actor.
+/// (What [`append`](crate::append) asks of the record it chains onto.)
+pub(crate) fn check_alone(record: &Record, line: &[u8]) -> Result<(), String> {
+    check_form(record, line)?;
+    check_hash(record)?;
+    check_signature(record)?;
+    check_actor(record)
+}
+
+fn check_form(record: &Record, line: &[u8]) -> Result<(), String> {
+    if record.to_line().as_bytes() != line {
+        return Err(
+            "the line is not in canonical form (its bytes differ from the record's canonical JSON): \
+             it was edited or re-formatted"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn check_hash(record: &Record) -> Result<(), String> {
+    if record.compute_hash() != record.hash {
+        return Err(
+            "the hash does not match the record's contents: the record was changed after it was written"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// The signing key when the record is signed and the signature is good.
+fn check_signature(record: &Record) -> Result<Option<PublicKey>, String> {
+    let Some(sig) = &record.signature else {
+        return Ok(None);
+    };
+    let key = sig.public().ok_or_else(|| {
+        "signature.public_key is not an ed25519 public key (32 bytes in lowercase hex)".to_string()
+    })?;
+    if sig.key_id != key.id() {
+        return Err(format!(
+            "signature.key_id {} is not the id of signature.public_key (which is {})",
+            sig.key_id,
+            key.id()
+        ));
+    }
+    let value = sig
+        .value_bytes()
+        .ok_or_else(|| "signature.value is not 64 bytes in lowercase hex".to_string())?;
+    // check_hash passed, so `hash` is 64 hex digits; a non-hex one fails here.
+    let digest = hex::decode(&record.hash).unwrap_or_default();
+    if !key.verifies(&digest, &value) {
+        return Err(format!(
+            "the signature does not verify under key {}",
+            key.id()
+        ));
+    }
+    Ok(Some(key))
+}
+
+fn check_actor(record: &Record) -> Result<(), String> {
+    match (&record.signature, &record.actor.key_id) {
+        (Some(sig), Some(id)) if *id == sig.key_id => Ok(()),
+        (Some(sig), Some(id)) => Err(format!(
+            "actor.key_id {id} is not the signing key {}",
+            sig.key_id
+        )),
+        (Some(sig), None) => Err(format!(
+            "actor.key_id is null but the record is signed by key {}",
+            sig.key_id
+        )),
+        (None, Some(id)) => Err(format!(
+            "actor.key_id is {id} but the record has no signature"
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::tests::sample;
+    use axiom_certs::SecretKey;
+
+    fn write(lines: &[String]) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn an_empty_log_verifies_and_a_missing_one_is_an_error() {
+        let (_dir, path) = write(&[]);
+        let report = verify(&path, &[]).unwrap();
+        assert!(report.is_ok());
+        assert_eq!((report.records, report.head.clone()), (0, None));
+        let e = verify(&path.with_extension("nope"), &[]).unwrap_err();
+        assert!(matches!(e, AuditError::Io { action: "open", .. }), "{e}");
+    }
+
+    #[test]
+    fn unsigned_after_signed_and_a_mismatched_actor_are_breaks() {
+        let key = SecretKey::from_seed([1; 32]);
+        let a = sample(1, GENESIS_PREV, Some(&key));
+        let b = sample(2, &a.hash, None);
+        let (_dir, path) = write(&[a.to_line(), b.to_line()]);
+        let report = verify(&path, &[]).unwrap();
+        let br = report.first_break.unwrap();
+        assert_eq!(br.line, 2);
+        assert!(br.reason.contains("unsigned"), "{}", br.reason);
+
+        let mut c = sample(1, GENESIS_PREV, None);
+        c.actor.key_id = Some(key.public().id());
+        c.hash = c.compute_hash();
+        let (_dir, path) = write(&[c.to_line()]);
+        let br = verify(&path, &[]).unwrap().first_break.unwrap();
+        assert!(br.reason.contains("no signature"), "{}", br.reason);
+    }
+
+    #[test]
+    fn reformatted_and_non_utf8_lines_are_named() {
+        let a = sample(1, GENESIS_PREV, None);
+        let pretty = serde_json::to_string_pretty(&a).unwrap().replace('\n', " ");
+        let (_dir, path) = write(&[pretty, a.to_line()]);
+        let report = verify(&path, &[]).unwrap();
+        let br = report.first_break.clone().unwrap();
+        assert_eq!((br.line, br.seq), (1, Some(1)));
+        assert!(br.reason.contains("canonical"), "{}", br.reason);
+        assert_eq!(report.records, 2);
+        assert_eq!(report.verified, 0);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut bytes = format!("{}\n", a.to_line()).into_bytes();
+        bytes.extend_from_slice(b"\xff\xfe{}\n");
+        bytes.extend_from_slice(format!("{}\n", a.to_line()).as_bytes());
+        std::fs::write(&path, bytes).unwrap();
+        let report = verify(&path, &[]).unwrap();
+        let br = report.first_break.unwrap();
+        assert_eq!((br.line, br.seq), (2, None));
+        assert!(br.reason.contains("UTF-8"), "{}", br.reason);
+        assert!(report.torn_tail.is_none());
+        assert_eq!(report.head.unwrap().line, 1);
+    }
+
+    #[test]
+    fn the_report_renders_the_break_and_the_head() {
+        let a = sample(1, GENESIS_PREV, None);
+        let b = sample(3, &a.hash, None);
+        let (_dir, path) = write(&[a.to_line(), b.to_line()]);
+        let report = verify(&path, &[]).unwrap();
+        assert!(!report.is_ok());
+        assert_eq!(report.first_bad_line(), Some(2));
+        let text = report.render_human();
+        assert!(text.contains("BROKEN at line 2 (seq 3)"), "{text}");
+        assert!(text.contains(&a.hash), "{text}");
+        assert!(text.contains("deleted from the end"), "{text}");
+    }
+}
