@@ -23,12 +23,20 @@ use sha2::{Digest, Sha256};
 use crate::check::{blank_result, decide, Prepared};
 use crate::commands::{seconds_to_duration, CliError};
 use crate::exit;
+use crate::trail::Trail;
 
 /// `axiom keygen --out KEY [--force]`.
-pub fn keygen(out: &Path, force: bool) -> Result<u8, CliError> {
+pub fn keygen(out: &Path, force: bool, trail: &mut Trail) -> Result<u8, CliError> {
     let key = SecretKey::generate().map_err(|e| CliError::Usage(e.to_string()))?;
     let public = axiom_certs::keys::write_keypair(&key, out, force)
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    // The public half only: the secret key's digest would be a hint to it.
+    trail.file(&public);
+    trail.detail(format!(
+        "key pair written: key id {}, public key {}",
+        key.public().id(),
+        public.display()
+    ));
     println!("key id {}", key.public().id());
     println!("secret key: {} (mode 0600; keep it private)", out.display());
     println!(
@@ -143,7 +151,8 @@ pub struct CertifyArgs {
 }
 
 /// `axiom certify SPEC.axiom --key KEY --out DIR`.
-pub fn certify(args: &CertifyArgs) -> Result<u8, CliError> {
+pub fn certify(args: &CertifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
+    trail.spec(&args.spec);
     let timeout = seconds_to_duration(args.timeout, "--timeout")?;
     let key = load_secret(&args.key)?;
     crate::commands::refuse_used_out(&args.out)?;
@@ -151,6 +160,13 @@ pub fn certify(args: &CertifyArgs) -> Result<u8, CliError> {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}", e.render(std::io::stderr().is_terminal()));
+            trail.detail(format!(
+                "error: {}:{}:{}: {}",
+                args.spec.display(),
+                e.line,
+                e.col,
+                e.message
+            ));
             return Ok(exit::BAD_INPUT);
         }
     };
@@ -173,6 +189,9 @@ pub fn certify(args: &CertifyArgs) -> Result<u8, CliError> {
         ("smt_leaves".to_string(), "false".to_string()),
     ]);
     for model in &spec.models {
+        for f in &model.files {
+            trail.file(f);
+        }
         let onnx = onnx_of(model)?;
         let files = bundle::bundle_file_digests(&model.name, &onnx, &model.graph);
         let sources = model
@@ -224,10 +243,17 @@ pub fn certify(args: &CertifyArgs) -> Result<u8, CliError> {
                 solve: found.solve,
                 check: found.check,
             })?;
-            certificates.push(
-                cert.sign(&key)
-                    .map_err(|e| CliError::Usage(format!("cannot sign: {e}")))?,
+            let signed = cert
+                .sign(&key)
+                .map_err(|e| CliError::Usage(format!("cannot sign: {e}")))?;
+            trail.verdict(
+                model.name.clone(),
+                Some(model.graph.digest().to_string()),
+                ob.name.clone(),
+                result.status.as_str(),
+                Some(signed.digest()),
             );
+            certificates.push(signed);
             summary.results.push(result);
         }
         models.push(BundleModel {
@@ -251,12 +277,14 @@ pub fn certify(args: &CertifyArgs) -> Result<u8, CliError> {
         .iter()
         .map(|m| m.certificates.len())
         .sum();
-    println!(
+    let line = format!(
         "bundle {}: {n} certificates signed by key {}, {} files listed in {MANIFEST}",
         args.out.display(),
         key.public().id(),
         bundle.manifest.files.len()
     );
+    println!("{line}");
+    trail.detail(line);
     Ok(u8::try_from(summary.exit_code(false)).unwrap_or(exit::BAD_INPUT))
 }
 
@@ -302,7 +330,7 @@ pub struct CertVerifyArgs {
 /// `axiom cert verify BUNDLE_OR_CERT [--pubkey PUB] [--recheck] [--model M]`.
 /// Exit 0 when every check passes, 1 at the first that fails (named), 2
 /// for bad usage.
-pub fn cert_verify(args: &CertVerifyArgs) -> Result<u8, CliError> {
+pub fn cert_verify(args: &CertVerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
     let pinned = args
         .pubkey
         .as_ref()
@@ -334,21 +362,47 @@ pub fn cert_verify(args: &CertVerifyArgs) -> Result<u8, CliError> {
         }
         let bundle = match Bundle::open(&root) {
             Ok(b) => b,
-            Err(e) => return Ok(failed(&format!("check 'manifest' failed: {e}"))),
+            Err(e) => return Ok(failed(trail, &format!("check 'manifest' failed: {e}"))),
         };
         let key = match pinned {
             Some(k) => k,
             None => {
                 let k = match bundle.bundled_signer() {
                     Ok(k) => k,
-                    Err(e) => return Ok(failed(&format!("check 'signer' failed: {e}"))),
+                    Err(e) => return Ok(failed(trail, &format!("check 'signer' failed: {e}"))),
                 };
                 unpinned(&k);
                 k
             }
         };
+        trail.file(&root.join(MANIFEST));
+        let digests: BTreeMap<&str, &str> = bundle
+            .manifest
+            .models
+            .iter()
+            .map(|m| (m.name.as_str(), m.digest.as_str()))
+            .collect();
         return Ok(match verify::check(&bundle, &key, recheck) {
             Ok(report) => {
+                for c in &report.certificates {
+                    trail.verdict(
+                        c.model.clone(),
+                        digests.get(c.model.as_str()).map(|d| d.to_string()),
+                        c.obligation.clone(),
+                        c.verdict.as_str(),
+                        Some(c.digest.clone()),
+                    );
+                }
+                trail.detail(format!(
+                    "bundle {}: verified, signed by key {}{}",
+                    root.display(),
+                    report.signer,
+                    if args.recheck {
+                        ", evidence re-checked"
+                    } else {
+                        ""
+                    }
+                ));
                 println!(
                     "bundle {}: {} files intact, signed by key {}",
                     root.display(),
@@ -370,15 +424,17 @@ pub fn cert_verify(args: &CertVerifyArgs) -> Result<u8, CliError> {
                 );
                 exit::OK
             }
-            Err(f) => failed(&f.to_string()),
+            Err(f) => failed(trail, &f.to_string()),
         });
     }
     // A certificate on its own.
     let bytes = std::fs::read(&args.path)
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.path.display())))?;
+    trail.file_bytes(&args.path, &bytes);
+    trail.certificate(axiom_audit::sha256_hex(&bytes));
     let cert = match SignedCertificate::from_bytes(&bytes) {
         Ok(c) => c,
-        Err(e) => return Ok(failed(&format!("check 'certificate' failed: {e}"))),
+        Err(e) => return Ok(failed(trail, &format!("check 'certificate' failed: {e}"))),
     };
     let key = match pinned {
         Some(k) => k,
@@ -394,23 +450,44 @@ pub fn cert_verify(args: &CertVerifyArgs) -> Result<u8, CliError> {
             ));
         }
         if let Err(e) = cert.check_signer(&key) {
-            return Ok(failed(&format!("check 'signature' failed: {e}")));
+            return Ok(failed(trail, &format!("check 'signature' failed: {e}")));
         }
         println!(
             "certificate {}: signature valid (key {}); model not checked (pass --model FILE to check it is about your model)",
             args.path.display(),
             key.id()
         );
+        trail.detail(format!(
+            "signature valid (key {}); model not checked",
+            key.id()
+        ));
         return Ok(exit::OK);
     };
+    trail.file(model);
     Ok(
         match verify::check_certificate_file(&cert, &key, model, recheck) {
             Ok(report) => {
                 print_cert(&report);
                 println!("verified in {:.2} s", start.elapsed().as_secs_f64());
+                trail.verdict(
+                    report.model.clone(),
+                    Some(cert.certificate.model.digest.clone()),
+                    report.obligation.clone(),
+                    report.verdict.as_str(),
+                    Some(report.digest.clone()),
+                );
+                trail.detail(format!(
+                    "certificate verified, signed by key {}{}",
+                    report.signer,
+                    if args.recheck {
+                        ", evidence re-checked"
+                    } else {
+                        ""
+                    }
+                ));
                 exit::OK
             }
-            Err(f) => failed(&f.to_string()),
+            Err(f) => failed(trail, &f.to_string()),
         },
     )
 }
@@ -422,8 +499,9 @@ fn unpinned(key: &PublicKey) {
     );
 }
 
-fn failed(message: &str) -> u8 {
+fn failed(trail: &mut Trail, message: &str) -> u8 {
     println!("FAILED: {message}");
+    trail.detail(format!("FAILED: {message}"));
     exit::VIOLATED
 }
 
@@ -455,7 +533,10 @@ pub fn cert_show(path: &Path) -> Result<u8, CliError> {
             println!("{}", c.to_json());
             Ok(exit::OK)
         }
-        Err(e) => Ok(failed(&format!("check 'certificate' failed: {e}"))),
+        Err(e) => Ok(failed(
+            &mut Trail::none(),
+            &format!("check 'certificate' failed: {e}"),
+        )),
     }
 }
 

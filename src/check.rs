@@ -30,6 +30,7 @@ use axiom_prover::{Verdict, VerifyOptions};
 use sha2::{Digest, Sha256};
 
 use crate::commands::{recheck, CliError};
+use crate::trail::Trail;
 
 /// Version of the cache entries' layout and of what they mean.
 const CACHE_VERSION: &str = "axiom-check-cache-1";
@@ -47,7 +48,7 @@ pub struct CheckArgs {
 }
 
 /// Runs the check; prints the report on stdout and returns the exit code.
-pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
+pub fn run(args: &CheckArgs, trail: &mut Trail) -> Result<u8, CliError> {
     let timeout = crate::commands::seconds_to_duration(args.timeout, "--timeout")?;
     let start = Instant::now();
     let paths = if args.paths.is_empty() {
@@ -84,6 +85,7 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     };
     let mut specs = Vec::new();
     for file in &files {
+        trail.spec(file);
         match lang::load_spec(file) {
             Ok(spec) => specs.push((file, spec)),
             Err(e) => {
@@ -107,6 +109,9 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
     let lines = bar.is_hidden();
     for (file, spec) in &specs {
         for model in &spec.models {
+            for f in &model.files {
+                trail.file(f);
+            }
             let prepared = Prepared::new(model);
             for ob in &model.proves {
                 let what = format!("{} {}::{}", file.display(), model.name, ob.name);
@@ -122,12 +127,28 @@ pub fn run(args: &CheckArgs) -> Result<u8, CliError> {
                     bar.println(format!("{what}: {}{cached}", result.status));
                 }
                 bar.inc(1);
+                trail.verdict(
+                    model.name.clone(),
+                    Some(model.graph.digest().to_string()),
+                    ob.name.clone(),
+                    result.status.to_string(),
+                    None,
+                );
                 summary.results.push(result);
             }
         }
     }
     bar.finish_and_clear();
     summary.seconds = start.elapsed().as_secs_f64();
+    trail.detail(format!(
+        "{} specification{}, {} obligation{}, {} specification error{}",
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+        summary.results.len(),
+        if summary.results.len() == 1 { "" } else { "s" },
+        summary.errors.len(),
+        if summary.errors.len() == 1 { "" } else { "s" },
+    ));
     let color = args.format == Format::Human && std::io::stdout().is_terminal();
     let text = summary
         .render(args.format, color)

@@ -11,6 +11,7 @@ use axiom_core::{load_model, vnnlib, Graph};
 use axiom_prover::{SplitStrategy, Stats, Verdict, VerifyOptions};
 use ndarray::Array2;
 
+use crate::trail::Trail;
 use crate::{exit, Precision, SplitArg};
 
 /// An error that ends a command; every kind is the user's to fix (exit 2).
@@ -127,6 +128,7 @@ pub fn run(
     backend: &str,
     precision: Precision,
     model_name: Option<&str>,
+    trail: &mut Trail,
 ) -> Result<u8, CliError> {
     let backend = backend_by_name(backend)?;
     let is_spec = model.extension().is_some_and(|e| e == "axiom");
@@ -163,6 +165,21 @@ pub fn run(
         Err(axiom_ml::ensure::GuardError::Backend(e)) => return Err(e.into()),
         Err(axiom_ml::ensure::GuardError::Violation(v)) => {
             eprintln!("error: {}: ensure violated: {v}", model.display());
+            // A violated ensure is an audited event.
+            trail.want();
+            if is_spec {
+                trail.spec(model);
+            } else {
+                trail.file(model);
+            }
+            trail.verdict(
+                declared.map_or_else(|| model.display().to_string(), |m| m.name.clone()),
+                Some(graph.digest().to_string()),
+                v.ensure.clone(),
+                "violated",
+                None,
+            );
+            trail.detail(format!("ensure violated: {v}"));
             return Ok(exit::VIOLATED);
         }
     };
@@ -327,7 +344,7 @@ pub struct VerifyArgs {
 /// `axiom verify MODEL PROPERTY.vnnlib`: prints the result word (and the
 /// counterexample after `sat`) on stdout, a summary on stderr, and returns
 /// 0 (unsat), 1 (sat) or 3 (unknown, timeout).
-pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
+pub fn verify(args: &VerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
     let timeout = args
         .timeout
         .map(|s| seconds_to_duration(s, "--timeout"))
@@ -343,7 +360,10 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
         .as_deref()
         .map(crate::certify::load_secret)
         .transpose()?;
+    trail.file(&args.model);
+    trail.file(&args.property);
     let graph = load_model(&args.model)?;
+    trail.model(graph.digest());
     let property = vnnlib::load(&args.property)?;
     check_arity(&graph, &args.model, &property, &args.property)?;
 
@@ -382,6 +402,7 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
         }
     }
 
+    let mut cert_digest = None;
     if let (Some(path), Some(key)) = (&args.cert, &key) {
         let (verdict, evidence) = certificate_evidence(&report.verdict);
         let mut opts = std::collections::BTreeMap::from([
@@ -410,6 +431,7 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
             check_time,
         )?;
         eprintln!("certificate {} (sha256 {digest})", path.display());
+        cert_digest = Some(digest);
     }
 
     let text = result_text(&report.verdict);
@@ -424,10 +446,16 @@ pub fn verify(args: &VerifyArgs) -> Result<u8, CliError> {
     // A closed stdout (`axiom verify ... | head -0`) must not panic.
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    eprintln!(
-        "{}",
-        verdict_summary(&report.verdict, &report.stats, seconds)
+    let summary = verdict_summary(&report.verdict, &report.stats, seconds);
+    eprintln!("{summary}");
+    trail.verdict(
+        args.model.display().to_string(),
+        Some(graph.digest().to_string()),
+        args.property.display().to_string(),
+        report.verdict.word(),
+        cert_digest,
     );
+    trail.detail(summary);
     Ok(verdict_exit_code(&report.verdict))
 }
 

@@ -27,6 +27,7 @@ use axiom_ml::check_report::Status;
 use crate::check::{blank_result, decide, Prepared};
 use crate::commands::{seconds_to_duration, CliError};
 use crate::exit;
+use crate::trail::Trail;
 
 /// Options of `axiom export lean`.
 #[derive(Debug, Clone)]
@@ -44,10 +45,17 @@ fn exact_input(input: &[f64]) -> Option<Vec<Rational>> {
 }
 
 /// `axiom export lean`.
-pub fn export_lean(args: &ExportLeanArgs) -> Result<u8, CliError> {
+pub fn export_lean(args: &ExportLeanArgs, trail: &mut Trail) -> Result<u8, CliError> {
     crate::commands::refuse_used_out(&args.out)?;
     let meta = std::fs::metadata(&args.input)
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.input.display())))?;
+    if meta.is_dir() {
+        trail.file(&args.input.join(MANIFEST));
+    } else if args.input.extension().is_some_and(|e| e == "axiom") {
+        trail.spec(&args.input);
+    } else {
+        trail.file(&args.input);
+    }
     let options = ExportOptions {
         max_numbers: args.max_numbers,
     };
@@ -64,7 +72,10 @@ pub fn export_lean(args: &ExportLeanArgs) -> Result<u8, CliError> {
     };
     let project = match project {
         Ok(p) => p,
-        Err(code) => return Ok(code),
+        Err((code, why)) => {
+            trail.detail(why);
+            return Ok(code);
+        }
     };
     let problems = axiom_lean_export::structure::check(&project);
     if !problems.is_empty() {
@@ -79,6 +90,13 @@ pub fn export_lean(args: &ExportLeanArgs) -> Result<u8, CliError> {
     let mut complete = 0;
     let mut open = 0;
     for e in &project.manifest.obligations {
+        trail.verdict(
+            e.model.clone(),
+            Some(e.model_digest.clone()),
+            e.obligation.clone(),
+            e.verdict.clone(),
+            e.certificate.clone(),
+        );
         let theorem = e.lean_theorem.as_deref().unwrap_or("-");
         println!(
             "{:<10} {:<13} {}::{}  {theorem}",
@@ -94,7 +112,7 @@ pub fn export_lean(args: &ExportLeanArgs) -> Result<u8, CliError> {
         }
     }
     let skipped = project.manifest.obligations.len() - complete - open;
-    println!(
+    let line = format!(
         "wrote {}: {} Lean files, obligations.json; {complete} complete, {open} open{}",
         args.out.display(),
         project
@@ -108,6 +126,8 @@ pub fn export_lean(args: &ExportLeanArgs) -> Result<u8, CliError> {
             String::new()
         }
     );
+    println!("{line}");
+    trail.detail(format!("Lean 4: {line}"));
     println!(
         "check it with Lean {}+ (core only): sh {}/check.sh, or lake build there",
         axiom_lean_export::MINIMUM_LEAN,
@@ -120,13 +140,22 @@ pub fn export_lean(args: &ExportLeanArgs) -> Result<u8, CliError> {
 fn from_spec(
     args: &ExportLeanArgs,
     options: &ExportOptions,
-) -> Result<Result<LeanProject, u8>, CliError> {
+) -> Result<Result<LeanProject, (u8, String)>, CliError> {
     let timeout = seconds_to_duration(args.timeout, "--timeout")?;
     let spec = match lang::load_spec(&args.input) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{}", e.render(std::io::stderr().is_terminal()));
-            return Ok(Err(exit::BAD_INPUT));
+            return Ok(Err((
+                exit::BAD_INPUT,
+                format!(
+                    "error: {}:{}:{}: {}",
+                    args.input.display(),
+                    e.line,
+                    e.col,
+                    e.message
+                ),
+            )));
         }
     };
     let mut inputs = Vec::new();
@@ -188,7 +217,7 @@ fn from_bundle(
     args: &ExportLeanArgs,
     is_cert: bool,
     options: &ExportOptions,
-) -> Result<Result<LeanProject, u8>, CliError> {
+) -> Result<Result<LeanProject, (u8, String)>, CliError> {
     let (root, only) = if is_cert {
         let root = args
             .input
@@ -218,11 +247,12 @@ fn from_bundle(
         }
     };
     if let Err(f) = verify::check(&bundle, &key, Recheck::None) {
-        eprintln!(
-            "error: the bundle does not check, so nothing is exported: {}: {}",
+        let why = format!(
+            "the bundle does not check, so nothing is exported: {}: {}",
             f.check, f.reason
         );
-        return Ok(Err(exit::VIOLATED));
+        eprintln!("error: {why}");
+        return Ok(Err((exit::VIOLATED, why)));
     }
     let read = |rel: &str| {
         let p = root.join(rel);

@@ -1,14 +1,18 @@
 //! The `axiom` command-line tool: argument parsing and wiring only; the work
 //! happens in the library crates.
 
+use axiom_audit::Kind;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use trail::Trail;
 
+mod audit_cmd;
 mod certify;
 mod check;
 mod commands;
 mod export;
+mod trail;
 mod vnncomp;
 
 /// Exit codes of the CLI contract (ARCHITECTURE.md).
@@ -36,6 +40,26 @@ properties about them.\n\nExit codes: 0 success (proved); 1 a property is violat
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    audit: AuditFlags,
+}
+
+/// Where audited commands (verify, check, certify, cert verify, export,
+/// keygen, run with a violated ensure) record themselves.
+#[derive(clap::Args, Debug)]
+struct AuditFlags {
+    /// Append this command's audit record to FILE [default:
+    /// .axiom/audit.log beside the .axiom spec, else in the current folder].
+    #[arg(long, global = true, value_name = "FILE", env = "AXIOM_AUDIT_LOG")]
+    audit_log: Option<PathBuf>,
+    /// Sign audit records with this secret key (from `axiom keygen`).
+    #[arg(long, global = true, value_name = "KEY", env = "AXIOM_AUDIT_KEY")]
+    audit_key: Option<PathBuf>,
+    /// Write no audit record. The command then leaves NO trace in any log:
+    /// audited environments should forbid this (AXIOM_AUDIT_REQUIRED=1
+    /// makes axiom refuse it).
+    #[arg(long, global = true)]
+    no_audit: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -286,6 +310,96 @@ Exit codes: 0 all proved; 1 something disproved; 2 bad input; 3 something unknow
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// Review the audit log: verify its chain, list records, write an HTML
+    /// report, repair crash damage.
+    #[command(
+        long_about = "Review the audit log that audited commands append to: one JSON line per \
+event (verify, check, certify, cert verify, export, keygen, run with a violated ensure, \
+audit repair), each with its sequence number, UTC time, user, host, tool version, input \
+digests, verdicts and exit code, chained to the previous line by its sha256 and signed \
+with ed25519 when --audit-key (or AXIOM_AUDIT_KEY) is set.\n\n\
+The log is --log FILE, else --audit-log / AXIOM_AUDIT_LOG, else .axiom/audit.log in the \
+current folder. Commands run with --no-audit leave no trace; set AXIOM_AUDIT_REQUIRED=1 \
+in audited environments to make axiom refuse --no-audit. See docs/audit.md.",
+        after_help = "Examples:\n  axiom audit verify --log .axiom/audit.log --pubkey signing.key.pub\n  axiom audit show --kind certify --since 2026-11-01\n  axiom audit report --out audit.html\n  axiom audit repair --log .axiom/audit.log"
+    )]
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Check the chain, the hashes and the signatures; name the first broken
+    /// record.
+    #[command(
+        long_about = "Check every record of the log: its hash, its link to the previous record, \
+its signature. With --pubkey (repeatable), every record must be signed by one of those keys; \
+without, a log whose first record is signed must stay signed by the same key.\n\n\
+Records deleted from the END of the log leave a shorter valid chain: keep the printed head \
+hash elsewhere and compare.\n\n\
+Exit codes: 0 the whole log verifies; 1 a record is broken or the last line is torn (named \
+by line, with what to do); 2 bad input (no log, a bad key file)."
+    )]
+    Verify {
+        /// The log [default: --audit-log, AXIOM_AUDIT_LOG, .axiom/audit.log].
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// A public key (KEY.pub) every record must be signed by (one of).
+        #[arg(long, value_name = "PUB")]
+        pubkey: Vec<PathBuf>,
+    },
+    /// List records, oldest first.
+    Show {
+        /// The log [default: --audit-log, AXIOM_AUDIT_LOG, .axiom/audit.log].
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// Only records about this model digest (a prefix will do).
+        #[arg(long, value_name = "DIGEST")]
+        model: Option<String>,
+        /// Only records of this kind: verify, check, certify, cert-verify,
+        /// export, keygen, run, audit-repair.
+        #[arg(long, value_name = "K")]
+        kind: Option<String>,
+        /// Only records from this time on: 2026-11-23 (midnight UTC) or an
+        /// RFC 3339 time such as 2026-11-23T18:40:01Z.
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = audit_cmd::ShowFormat::Human)]
+        format: audit_cmd::ShowFormat,
+    },
+    /// Write one self-contained HTML page: a timeline, each model's
+    /// obligations with their latest verdicts, certificates and signers,
+    /// chain breaks highlighted.
+    Report {
+        /// The log [default: --audit-log, AXIOM_AUDIT_LOG, .axiom/audit.log].
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// The page to write.
+        #[arg(long, value_name = "FILE.html")]
+        out: PathBuf,
+        /// Replace an existing --out file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Cut a line torn by a crash off the end of the log, keeping a backup
+    /// (LOG.bak); the repair is recorded in the log.
+    #[command(
+        long_about = "Repair crash damage: when the last line of the log is incomplete or not a \
+record (a write interrupted by a crash), copy the log to LOG.bak (LOG.bak.1, ... if that \
+exists), then truncate the log to its last good record, and append an audit-repair record \
+saying what was cut. A break anywhere before the last line is not crash damage: repair \
+refuses (exit 1) and changes nothing, since it must be investigated.\n\n\
+Exit codes: 0 repaired, or nothing to repair; 1 damage that is not a torn last line; 2 bad \
+input."
+    )]
+    Repair {
+        /// The log [default: --audit-log, AXIOM_AUDIT_LOG, .axiom/audit.log].
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -399,6 +513,50 @@ pub enum Precision {
     F64,
 }
 
+/// The trail an audited command fills, and the file or folder its default
+/// log sits beside; commands outside the audited list get no trail.
+fn audit_plan(command: &Command, options: &trail::AuditOptions) -> (Trail, PathBuf) {
+    let here = PathBuf::from(".");
+    let spec_or_here = |p: &PathBuf| {
+        if p.extension().is_some_and(|e| e == "axiom") {
+            p.clone()
+        } else {
+            here.clone()
+        }
+    };
+    match command {
+        Command::Verify { .. } => (Trail::new(Kind::Verify), here),
+        Command::Check { paths, .. } => {
+            let anchor = match paths.as_slice() {
+                [one] if one.is_file() => one.clone(),
+                _ => here,
+            };
+            (Trail::new(Kind::Check), anchor)
+        }
+        Command::Keygen { .. } => (Trail::new(Kind::Keygen), here),
+        Command::Certify { spec, .. } => (Trail::new(Kind::Certify), spec.clone()),
+        Command::Cert {
+            command: CertCommand::Verify { .. },
+        } => (Trail::new(Kind::CertVerify), here),
+        Command::Export {
+            command: ExportCommand::Lean { input, .. },
+        } => (Trail::new(Kind::Export), spec_or_here(input)),
+        Command::Run { model, .. } => (Trail::on_demand(Kind::Run), spec_or_here(model)),
+        Command::Audit {
+            command: AuditCommand::Repair { log },
+        } => (
+            Trail::on_demand(Kind::AuditRepair),
+            audit_cmd::log_path(log.as_deref(), options),
+        ),
+        Command::Info { .. }
+        | Command::Vnncomp { .. }
+        | Command::Cert {
+            command: CertCommand::Show { .. },
+        }
+        | Command::Audit { .. } => (Trail::none(), here),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -412,6 +570,32 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let audit = trail::AuditOptions {
+        log: cli.audit.audit_log.clone(),
+        key: cli.audit.audit_key.clone(),
+        off: cli.audit.no_audit,
+    };
+    let (mut trail, anchor) = audit_plan(&cli.command, &audit);
+    // Opened before the work: a bad key or a damaged log stops the command
+    // here rather than after it. `audit repair` mends the log first.
+    let sink = if !trail.is_audited() {
+        Ok(None)
+    } else if trail.kind() == Some(Kind::AuditRepair) {
+        audit.open_at(anchor, false)
+    } else {
+        audit.open(&anchor)
+    };
+    let sink = match sink {
+        Ok(sink) => sink,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    };
+    let trail_ref = &mut trail;
     let result = match cli.command {
         Command::Info { path } => commands::info(&path),
         Command::Run {
@@ -420,7 +604,14 @@ fn main() -> ExitCode {
             input,
             backend,
             precision,
-        } => commands::run(&model, &input, &backend, precision, model_name.as_deref()),
+        } => commands::run(
+            &model,
+            &input,
+            &backend,
+            precision,
+            model_name.as_deref(),
+            trail_ref,
+        ),
         Command::Verify {
             model,
             property,
@@ -434,20 +625,23 @@ fn main() -> ExitCode {
             smt,
             cert,
             key,
-        } => commands::verify(&commands::VerifyArgs {
-            model,
-            property,
-            timeout,
-            result,
-            force,
-            split,
-            seed,
-            attack: !no_attack,
-            smt_leaves: smt,
-            recheck,
-            cert,
-            key,
-        }),
+        } => commands::verify(
+            &commands::VerifyArgs {
+                model,
+                property,
+                timeout,
+                result,
+                force,
+                split,
+                seed,
+                attack: !no_attack,
+                smt_leaves: smt,
+                recheck,
+                cert,
+                key,
+            },
+            trail_ref,
+        ),
         Command::Vnncomp {
             instances,
             timeout_cap,
@@ -468,28 +662,34 @@ fn main() -> ExitCode {
             allow_unknown,
             cache,
             seed,
-        } => check::run(&check::CheckArgs {
-            paths,
-            format,
-            timeout,
-            allow_unknown,
-            cache,
-            seed,
-        }),
-        Command::Keygen { out, force } => certify::keygen(&out, force),
+        } => check::run(
+            &check::CheckArgs {
+                paths,
+                format,
+                timeout,
+                allow_unknown,
+                cache,
+                seed,
+            },
+            trail_ref,
+        ),
+        Command::Keygen { out, force } => certify::keygen(&out, force, trail_ref),
         Command::Certify {
             spec,
             key,
             out,
             timeout,
             seed,
-        } => certify::certify(&certify::CertifyArgs {
-            spec,
-            key,
-            out,
-            timeout,
-            seed,
-        }),
+        } => certify::certify(
+            &certify::CertifyArgs {
+                spec,
+                key,
+                out,
+                timeout,
+                seed,
+            },
+            trail_ref,
+        ),
         Command::Cert {
             command:
                 CertCommand::Verify {
@@ -498,12 +698,15 @@ fn main() -> ExitCode {
                     recheck,
                     model,
                 },
-        } => certify::cert_verify(&certify::CertVerifyArgs {
-            path,
-            pubkey,
-            model,
-            recheck,
-        }),
+        } => certify::cert_verify(
+            &certify::CertVerifyArgs {
+                path,
+                pubkey,
+                model,
+                recheck,
+            },
+            trail_ref,
+        ),
         Command::Cert {
             command: CertCommand::Show { path },
         } => certify::cert_show(&path),
@@ -517,20 +720,80 @@ fn main() -> ExitCode {
                     pubkey,
                     max_numbers,
                 },
-        } => export::export_lean(&export::ExportLeanArgs {
-            input,
-            out,
-            timeout,
-            seed,
-            pubkey,
-            max_numbers,
-        }),
+        } => export::export_lean(
+            &export::ExportLeanArgs {
+                input,
+                out,
+                timeout,
+                seed,
+                pubkey,
+                max_numbers,
+            },
+            trail_ref,
+        ),
+        Command::Audit { command } => match command {
+            AuditCommand::Verify { log, pubkey } => {
+                audit_cmd::verify(&audit_cmd::log_path(log.as_deref(), &audit), &pubkey)
+            }
+            AuditCommand::Show {
+                log,
+                model,
+                kind,
+                since,
+                format,
+            } => audit_cmd::show(
+                &audit_cmd::log_path(log.as_deref(), &audit),
+                model,
+                kind,
+                since.as_deref(),
+                format,
+            ),
+            AuditCommand::Report { log, out, force } => {
+                audit_cmd::report(&audit_cmd::log_path(log.as_deref(), &audit), &out, force)
+            }
+            AuditCommand::Repair { log } => {
+                audit_cmd::repair(&audit_cmd::log_path(log.as_deref(), &audit), trail_ref)
+            }
+        },
     };
-    match result {
-        Ok(code) => ExitCode::from(code),
+    let (code, error) = match result {
+        Ok(code) => (code, None),
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(e.exit_code())
+            (e.exit_code(), Some(e.to_string()))
+        }
+    };
+    let code = match (sink, trail.into_event(argv, code, error)) {
+        (Some(sink), Some(event)) => record(&sink, &event, code),
+        _ => code,
+    };
+    ExitCode::from(code)
+}
+
+/// Appends the command's record; a record that cannot be written turns
+/// the exit code into 2, since an audited result that is not in the log
+/// must not pass as one.
+fn record(sink: &trail::Sink, event: &axiom_audit::Event, code: u8) -> u8 {
+    match axiom_audit::append(&sink.log, event, sink.key.as_ref()) {
+        Ok(record) => {
+            eprintln!(
+                "audit: record {} in {}{}",
+                record.seq,
+                sink.log.display(),
+                if record.signature.is_some() {
+                    " (signed)"
+                } else {
+                    ""
+                }
+            );
+            code
+        }
+        Err(e) => {
+            eprintln!(
+                "error: the audit record of this command could not be written: {e}\n  the result above stands, but it is not in the audit log, so the exit code is {}",
+                exit::BAD_INPUT
+            );
+            exit::BAD_INPUT
         }
     }
 }

@@ -14,10 +14,9 @@ use common::{axiom, p, stderr, stdout};
 use ndarray::{arr1, arr2};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 fn axiom_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_axiom"))
+    common::axiom_command()
         .args(args)
         .current_dir(dir)
         .output()
