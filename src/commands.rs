@@ -172,6 +172,9 @@ pub fn run(
             } else {
                 trail.file(model);
             }
+            for f in declared.map(|m| m.files.as_slice()).unwrap_or_default() {
+                trail.file(f);
+            }
             trail.verdict(
                 declared.map_or_else(|| model.display().to_string(), |m| m.name.clone()),
                 Some(graph.digest().to_string()),
