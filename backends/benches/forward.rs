@@ -8,58 +8,13 @@
 //!
 //! `cargo bench -p axiom-backends --bench forward`
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use axiom_backends::{Backend, CompiledModel, CpuBackend};
-use axiom_core::{Graph, GraphBuilder, Op};
-use ndarray::{Array1, Array2, ArrayD};
+use ndarray::Array2;
 
-/// A fixed-seed linear congruential generator: values in [-1, 1).
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 40) as f32) / (1u64 << 23) as f32 - 1.0
-    }
-
-    fn vec(&mut self, n: usize) -> Vec<f32> {
-        (0..n).map(|_| self.next()).collect()
-    }
-}
-
-fn synthetic_acasxu() -> Result<Graph, Box<dyn std::error::Error>> {
-    let mut rng = Lcg(0x5eed);
-    let mut b = GraphBuilder::new("acasxu-synthetic", "input", vec![1, 1, 1, 5]);
-    let mean = ArrayD::from_shape_vec(vec![1, 1, 1, 5], rng.vec(5))?;
-    let mut v = b.push("sub", Op::Sub { c: mean }, b.input());
-    v = b.push("flatten", Op::Flatten { axis: 1 }, v);
-    let mut width = 5;
-    for layer in 0..7 {
-        let out = if layer == 6 { 5 } else { 50 };
-        let scale = (2.0 / width as f32).sqrt();
-        let weight =
-            Array2::from_shape_vec((out, width), rng.vec(out * width))?.mapv(|w| w * scale);
-        let bias = Array1::from(rng.vec(out)).mapv(|w| 0.1 * w);
-        v = b.push(
-            format!("gemm{layer}"),
-            Op::Gemm {
-                weight,
-                bias: Some(bias),
-            },
-            v,
-        );
-        if layer < 6 {
-            v = b.push(format!("relu{layer}"), Op::Relu, v);
-        }
-        width = out;
-    }
-    Ok(b.finish(v)?)
-}
+mod common;
+use common::{acasxu_onnx, synthetic_acasxu, Lcg};
 
 /// Median of `iters` timed runs after a warm-up.
 fn median_time(mut f: impl FnMut(), iters: usize) -> Duration {
@@ -127,14 +82,7 @@ fn main() {
         Err(e) => println!("synthetic network: cannot build: {e}"),
     }
 
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    // Relative paths are taken relative to the workspace root.
-    let benchmarks = root.join(
-        std::env::var_os("AXIOM_BENCHMARKS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from("../shared/benchmarks")),
-    );
-    let onnx = benchmarks.join("acasxu/ACASXU_run2a_1_1_batch_2000.onnx");
+    let onnx = acasxu_onnx();
     if !onnx.exists() {
         println!("{} not found; skipped", onnx.display());
         return;

@@ -1,10 +1,13 @@
 //! # axiom-backends
 //!
 //! Execution backends for Axiom graphs: the [`Backend`] trait, which compiles an
-//! [`axiom_core::Graph`] into a [`CompiledModel`], and the [`cpu`] backend
-//! (ndarray, matrixmultiply kernels, rayon across the batch). A CUDA backend will
-//! sit behind the `cuda` feature; [`available_backends`] says which backends
-//! this build can run.
+//! [`axiom_core::Graph`] into a [`CompiledModel`], the [`cpu`] backend
+//! (ndarray, matrixmultiply kernels, rayon across the batch) and, behind the
+//! `cuda` feature, the `cuda` backend (cuBLAS and NVRTC kernels through
+//! cudarc, loaded at run time). [`available_backends`] says which backends
+//! this build can run on this machine, and why not; [`cuda_probe`] describes
+//! the GPU. [`ibp`] bounds a network's outputs over batches of input boxes
+//! (on the CPU; on the GPU with `cuda::CudaIbp`).
 //!
 //! Graphs are defined on a single sample (their input shape is the per-sample
 //! shape the model declares). A compiled model runs a *batch*: a matrix with
@@ -34,6 +37,9 @@
 //! ```
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+pub mod ibp;
 
 pub use cpu::CpuBackend;
 
@@ -102,47 +108,79 @@ pub trait CompiledModel: Send + Sync {
 }
 
 /// Every backend this crate knows, by name, with `Ok(())` when this build can
-/// use it and `Err(reason)` otherwise.
+/// use it on this machine and `Err(reason)` otherwise. Never panics; asking
+/// about `cuda` initialises the GPU once per process (see [`cuda_probe`]).
 ///
 /// ```
 /// let backends = axiom_backends::available_backends();
 /// assert!(backends.iter().any(|(name, ok)| *name == "cpu" && ok.is_ok()));
+/// assert!(backends.iter().any(|(name, _)| *name == "cuda"));
 /// ```
 pub fn available_backends() -> Vec<(&'static str, Result<(), String>)> {
-    vec![("cpu", Ok(()))]
+    vec![("cpu", Ok(())), ("cuda", cuda_probe().map(|_| ()))]
 }
 
 /// The reason the CUDA backend is missing from this build.
+#[cfg(not(feature = "cuda"))]
 const NO_CUDA: &str = "this build has no CUDA support (build with --features cuda)";
+
+/// The GPU the `cuda` backend would use, in words (name, compute capability,
+/// memory, driver), or why there is none — for `axiom info --backends`.
+/// Never panics.
+///
+/// ```
+/// match axiom_backends::cuda_probe() {
+///     Ok(device) => println!("cuda: {device}"),
+///     Err(reason) => println!("cuda: unavailable: {reason}"),
+/// }
+/// ```
+pub fn cuda_probe() -> Result<String, String> {
+    #[cfg(feature = "cuda")]
+    {
+        cuda::probe()
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        Err(NO_CUDA.into())
+    }
+}
 
 /// The backend called `name` (`"cpu"`, `"cuda"`).
 ///
 /// An unknown name gives [`BackendError::Other`] listing the known names; a
-/// known backend this build cannot use gives [`BackendError::Unavailable`].
+/// known backend this build or machine cannot use gives
+/// [`BackendError::Unavailable`] with the reason.
 ///
 /// ```
 /// use axiom_backends::{backend_by_name, BackendError};
 ///
 /// assert_eq!(backend_by_name("cpu").unwrap().name(), "cpu");
-/// assert!(matches!(backend_by_name("cuda"), Err(BackendError::Unavailable { .. })));
+/// // Without a GPU (or without the `cuda` feature) this says why.
+/// match backend_by_name("cuda") {
+///     Ok(b) => assert_eq!(b.name(), "cuda"),
+///     Err(e) => assert!(matches!(e, BackendError::Unavailable { .. })),
+/// }
 /// assert!(matches!(backend_by_name("tpu"), Err(BackendError::Other(_))));
 /// ```
 pub fn backend_by_name(name: &str) -> Result<Box<dyn Backend>, BackendError> {
     match name {
         "cpu" => Ok(Box::new(CpuBackend)),
-        "cuda" => Err(BackendError::Unavailable {
-            backend: "cuda".into(),
-            reason: NO_CUDA.into(),
-        }),
-        other => {
-            let mut names: Vec<&str> = available_backends().iter().map(|(n, _)| *n).collect();
-            if !names.contains(&"cuda") {
-                names.push("cuda");
-            }
-            Err(BackendError::Other(format!(
-                "unknown backend '{other}'; known backends: {}",
-                names.join(", ")
-            )))
-        }
+        "cuda" => cuda_backend(),
+        other => Err(BackendError::Other(format!(
+            "unknown backend '{other}'; known backends: cpu, cuda"
+        ))),
     }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_backend() -> Result<Box<dyn Backend>, BackendError> {
+    Ok(Box::new(cuda::CudaBackend::new()?))
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_backend() -> Result<Box<dyn Backend>, BackendError> {
+    Err(BackendError::Unavailable {
+        backend: "cuda".into(),
+        reason: NO_CUDA.into(),
+    })
 }
