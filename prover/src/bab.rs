@@ -36,8 +36,8 @@ use crate::bounds::{self, bound_batch_with_phases, BatchBounds, Method, Objectiv
 use crate::problem::{recheck_counterexample, Case, Problem};
 use crate::smt;
 use crate::verdict::{
-    CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation, SplitStrategy, Stats,
-    UnknownReason, Verdict, VerifyOptions,
+    BoxBounder, CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation,
+    SplitStrategy, Stats, UnknownReason, Verdict, VerifyOptions,
 };
 
 /// Boxes bounded per rayon task.
@@ -385,24 +385,8 @@ impl Search<'_> {
         };
         // The sound lower bound of a row's left-hand side, from a
         // sound lower bound `raw` of its `coeffs · y`.
-        let lhs_from = |r: usize, raw: f64| -> f64 {
-            let info = &row_info[r];
-            let err: f64 = info.err.iter().zip(&out_mag).map(|(e, m)| e * m).sum();
-            let v = raw + info.constant_down - err * (1.0 + 1e-10);
-            // Two additions: one ulp down each covers their rounding.
-            if v.is_nan() {
-                f64::NEG_INFINITY
-            } else {
-                v.next_down().next_down()
-            }
-        };
-        let refutes = |r: usize, lb: f64| {
-            if row_info[r].strict {
-                lb >= 0.0
-            } else {
-                lb > 0.0
-            }
-        };
+        let lhs_from = |r: usize, raw: f64| row_info[r].lhs_lower(raw, &out_mag);
+        let refutes = |r: usize, lb: f64| row_info[r].refutes(lb);
         if bounds::is_empty(bb, row) {
             // The fixed phases contradict the box: no point is left, and
             // every disjunct is refuted vacuously (the checker sees the
@@ -583,6 +567,101 @@ impl Search<'_> {
         }
     }
 
+    /// Sends the boxes of `batch` that fix no ReLU phase (a phase-split
+    /// child has its parent's box, which the accelerator already saw) to the
+    /// accelerator; those whose open disjuncts its interval bounds refute
+    /// become leaves, the rest are returned for the CPU. An accelerator
+    /// error returns the whole batch.
+    fn screen(
+        &self,
+        acc: &dyn BoxBounder,
+        row_info: &[ObjectiveRow],
+        batch: Vec<OpenBox>,
+        tree: &mut [TreeNode],
+        stats: &mut Stats,
+    ) -> Vec<OpenBox> {
+        let n_in = self.problem.net.input_dim;
+        let n_out = self.problem.net.output_dim();
+        let (fresh, mut rest): (Vec<OpenBox>, Vec<OpenBox>) =
+            batch.into_iter().partition(|b| b.phases.is_empty());
+        if fresh.is_empty() {
+            return rest;
+        }
+        if (acc.input_len(), acc.output_len()) != (n_in, n_out) {
+            let why = format!(
+                "{} bounds a network of {} inputs and {} outputs, not {n_in} and {n_out}",
+                acc.describe(),
+                acc.input_len(),
+                acc.output_len()
+            );
+            return self.accelerator_failed(why, fresh, rest, stats);
+        }
+        let lower = Array2::from_shape_fn((fresh.len(), n_in), |(b, i)| fresh[b].lower[i]);
+        let upper = Array2::from_shape_fn((fresh.len(), n_in), |(b, i)| fresh[b].upper[i]);
+        stats.accelerated_boxes += fresh.len() as u64;
+        let (lo, hi) = match acc.output_bounds(lower.view(), upper.view()) {
+            Ok((lo, hi)) if lo.dim() == (fresh.len(), n_out) && hi.dim() == lo.dim() => (lo, hi),
+            Ok((lo, _)) => {
+                return self.accelerator_failed(
+                    format!(
+                        "{} returned bounds of shape {:?} for {} boxes of {n_out} outputs",
+                        acc.describe(),
+                        lo.dim(),
+                        fresh.len()
+                    ),
+                    fresh,
+                    rest,
+                    stats,
+                )
+            }
+            Err(e) => return self.accelerator_failed(e, fresh, rest, stats),
+        };
+        for (b, item) in fresh.into_iter().enumerate() {
+            let (l, h) = (lo.row(b), hi.row(b));
+            let out_mag: Vec<f64> = l.iter().zip(h).map(|(a, c)| a.abs().max(c.abs())).collect();
+            let refutations: Option<Vec<Refutation>> = item
+                .open
+                .iter()
+                .map(|&d| {
+                    row_info.iter().filter(|r| r.disjunct == d).find_map(|r| {
+                        let raw =
+                            bounds::interval_dot_lower(ndarray::ArrayView1::from(&r.coeffs), l, h);
+                        let lb = r.lhs_lower(raw, &out_mag);
+                        r.refutes(lb).then(|| Refutation::Bound {
+                            disjunct: d,
+                            multipliers: r.multipliers.clone(),
+                            relu_slopes: Vec::new(),
+                            lower_bound: lb,
+                        })
+                    })
+                })
+                .collect();
+            match refutations {
+                Some(refutations) => {
+                    stats.leaves += 1;
+                    stats.accelerated_leaves += 1;
+                    stats.max_depth = stats.max_depth.max(item.depth);
+                    tree[item.node] = TreeNode::Leaf(LeafProof { refutations });
+                }
+                None => rest.push(item),
+            }
+        }
+        rest
+    }
+
+    fn accelerator_failed(
+        &self,
+        error: String,
+        fresh: Vec<OpenBox>,
+        mut rest: Vec<OpenBox>,
+        stats: &mut Stats,
+    ) -> Vec<OpenBox> {
+        stats.accelerator_failures += 1;
+        stats.accelerator_error.get_or_insert(error);
+        rest.extend(fresh);
+        rest
+    }
+
     fn case(&self, case: &Case, stats: &mut Stats) -> CaseOutcome {
         let net = &self.problem.net;
         // The objective rows: every constraint of every disjunct, and, for
@@ -665,6 +744,13 @@ impl Search<'_> {
                 }
             }
             batches += 1;
+            let batch = match &self.options.box_bounder {
+                Some(acc) => self.screen(acc.as_ref(), &row_info, batch, &mut tree, stats),
+                None => batch,
+            };
+            if batch.is_empty() {
+                continue;
+            }
             let bounds = bound_chunks(net, &batch, &objectives);
             stats.boxes_bounded += batch.len() as u64;
             // The open box whose sampled points came closest to violating.
@@ -833,6 +919,29 @@ struct ObjectiveRow {
 }
 
 impl ObjectiveRow {
+    /// A sound lower bound of the row's left-hand side from a sound lower
+    /// bound `raw` of its `coeffs · y`, where `out_mag[i]` bounds `|y[i]|`.
+    fn lhs_lower(&self, raw: f64, out_mag: &[f64]) -> f64 {
+        let err: f64 = self.err.iter().zip(out_mag).map(|(e, m)| e * m).sum();
+        let v = raw + self.constant_down - err * (1.0 + 1e-10);
+        // Two additions: one ulp down each covers their rounding.
+        if v.is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            v.next_down().next_down()
+        }
+    }
+
+    /// Whether a sound lower bound `lb` of the left-hand side refutes the
+    /// row's disjunct.
+    fn refutes(&self, lb: f64) -> bool {
+        if self.strict {
+            lb >= 0.0
+        } else {
+            lb > 0.0
+        }
+    }
+
     fn new(
         disjunct: usize,
         constraints: &[crate::problem::OutputConstraint],

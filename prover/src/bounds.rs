@@ -211,7 +211,7 @@ pub fn is_empty(bounds: &BatchBounds, row: usize) -> bool {
 }
 
 /// A sound lower bound of `c · v` for `v` in `[lo, hi]`.
-fn interval_dot_lower(
+pub(crate) fn interval_dot_lower(
     c: ndarray::ArrayView1<f64>,
     lo: ndarray::ArrayView1<f64>,
     hi: ndarray::ArrayView1<f64>,

@@ -23,8 +23,8 @@ pub mod verdict;
 pub use network::{Layer, Network};
 pub use problem::{recheck_counterexample, Problem};
 pub use verdict::{
-    CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation, SplitStrategy, Stats,
-    UnknownReason, Verdict, VerifyOptions, VerifyReport,
+    BoxBounder, CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation,
+    SplitStrategy, Stats, UnknownReason, Verdict, VerifyOptions, VerifyReport,
 };
 
 use axiom_core::spec::Property;

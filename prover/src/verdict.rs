@@ -4,6 +4,7 @@
 pub use axiom_certs::evidence::{
     CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation,
 };
+use ndarray::{Array2, ArrayView2};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,6 +87,39 @@ pub struct VerifyOptions {
     /// Set to true from another thread to stop the run (verdict `Unknown`
     /// with reason `Interrupted`).
     pub cancel: Option<Arc<AtomicBool>>,
+    /// An accelerator that bounds many input boxes at once (the CUDA
+    /// backend's batched interval propagation: `axiom verify --backend
+    /// cuda`). Each batch of unsplit-phase boxes goes to it first; a box
+    /// whose open disjuncts its bounds refute becomes a proof leaf without
+    /// the CPU's linear bounds (the exact checker re-derives tighter bounds
+    /// for it, so the evidence is the same kind). The other boxes are
+    /// bounded on the CPU as usual. `None`: the CPU alone.
+    pub box_bounder: Option<Arc<dyn BoxBounder>>,
+}
+
+/// Sound interval bounds of the network's outputs over many input boxes at
+/// once, computed by an accelerator (see [`VerifyOptions::box_bounder`]).
+///
+/// The engine relies on what it returns as it relies on its own bounds: an
+/// implementation must bound the outputs of the *exact* network (its float32
+/// weights taken as rationals, real arithmetic) of the graph being verified,
+/// rounding outward. An error makes the engine bound that batch on the CPU.
+pub trait BoxBounder: Send + Sync + std::fmt::Debug {
+    /// What computes the bounds, in words (`cuda: NVIDIA H100 ...`).
+    fn describe(&self) -> String;
+    /// Scalars per input box row.
+    fn input_len(&self) -> usize;
+    /// Scalars per output row.
+    fn output_len(&self) -> usize;
+    /// For each row `b` of `lower`/`upper` (one input box, `[batch,
+    /// input_len]`), `(lo, hi)` of shape `[batch, output_len]` such that
+    /// output `i` of the exact network lies in `[lo[b, i], hi[b, i]]` at every
+    /// point of box `b`; `±∞` where nothing is known.
+    fn output_bounds(
+        &self,
+        lower: ArrayView2<f64>,
+        upper: ArrayView2<f64>,
+    ) -> Result<(Array2<f64>, Array2<f64>), String>;
 }
 
 impl Default for VerifyOptions {
@@ -98,6 +132,7 @@ impl Default for VerifyOptions {
             smt_leaves: false,
             batch_size: 256,
             cancel: None,
+            box_bounder: None,
         }
     }
 }
@@ -117,6 +152,14 @@ pub struct Stats {
     pub alpha_optimisations: u64,
     /// Inputs tried by sampling and attacks.
     pub attack_samples: u64,
+    /// Boxes sent to the [`BoxBounder`] accelerator.
+    pub accelerated_boxes: u64,
+    /// Leaves closed by the accelerator's bounds alone.
+    pub accelerated_leaves: u64,
+    /// Batches the accelerator failed on (bounded on the CPU instead); the
+    /// first failure's message is in `accelerator_error`.
+    pub accelerator_failures: u64,
+    pub accelerator_error: Option<String>,
     /// Wall-clock seconds.
     pub seconds: f64,
 }
