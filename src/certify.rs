@@ -189,9 +189,6 @@ pub fn certify(args: &CertifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
         ("smt_leaves".to_string(), "false".to_string()),
     ]);
     for model in &spec.models {
-        for f in &model.files {
-            trail.file(f);
-        }
         let onnx = onnx_of(model)?;
         let files = bundle::bundle_file_digests(&model.name, &onnx, &model.graph);
         let sources = model
@@ -200,6 +197,7 @@ pub fn certify(args: &CertifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
             .map(|p| {
                 let bytes = std::fs::read(p)
                     .map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))?;
+                trail.file_bytes(p, &bytes);
                 Ok(FileDigest {
                     path: p.strip_prefix(spec_dir).unwrap_or(p).display().to_string(),
                     kind: DigestKind::Bytes,
@@ -208,6 +206,7 @@ pub fn certify(args: &CertifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
             })
             .collect::<Result<Vec<_>, CliError>>()?;
         let prepared = Prepared::new(model);
+        let digest = model.graph.digest().to_string();
         let mut certificates = Vec::new();
         for ob in &model.proves {
             let t = Instant::now();
@@ -248,7 +247,7 @@ pub fn certify(args: &CertifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
                 .map_err(|e| CliError::Usage(format!("cannot sign: {e}")))?;
             trail.verdict(
                 model.name.clone(),
-                Some(model.graph.digest().to_string()),
+                Some(digest.clone()),
                 ob.name.clone(),
                 result.status.as_str(),
                 Some(signed.digest()),

@@ -113,6 +113,7 @@ pub fn run(args: &CheckArgs, trail: &mut Trail) -> Result<u8, CliError> {
                 trail.file(f);
             }
             let prepared = Prepared::new(model);
+            let digest = model.graph.digest().to_string();
             for ob in &model.proves {
                 let what = format!("{} {}::{}", file.display(), model.name, ob.name);
                 bar.set_message(what.clone());
@@ -129,9 +130,9 @@ pub fn run(args: &CheckArgs, trail: &mut Trail) -> Result<u8, CliError> {
                 bar.inc(1);
                 trail.verdict(
                     model.name.clone(),
-                    Some(model.graph.digest().to_string()),
+                    Some(digest.clone()),
                     ob.name.clone(),
-                    result.status.to_string(),
+                    result.status.as_str(),
                     None,
                 );
                 summary.results.push(result);
