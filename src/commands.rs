@@ -71,7 +71,13 @@ impl From<BackendError> for CliError {
 }
 
 /// `axiom info PATH`.
-pub fn info(path: &Path) -> Result<u8, CliError> {
+pub fn info(path: Option<&Path>, backends: bool) -> Result<u8, CliError> {
+    if backends {
+        crate::accel::print_backends();
+    }
+    let Some(path) = path else {
+        return Ok(exit::OK);
+    };
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
@@ -342,6 +348,8 @@ pub struct VerifyArgs {
     pub attack: bool,
     /// Solve leaves with Z3.
     pub smt_leaves: bool,
+    /// Where branch and bound bounds its boxes (`cpu`, `cuda`).
+    pub backend: String,
 }
 
 /// `axiom verify MODEL PROPERTY.vnnlib`: prints the result word (and the
@@ -355,6 +363,7 @@ pub fn verify(args: &VerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
     if let Some(path) = &args.result {
         check_result_file(path, args.force)?;
     }
+    crate::accel::check_backend(&args.backend)?;
     if let Some(path) = &args.cert {
         crate::certify::check_cert_path(path, args.force)?;
     }
@@ -369,6 +378,7 @@ pub fn verify(args: &VerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
     trail.model(graph.digest());
     let property = vnnlib::load(&args.property)?;
     check_arity(&graph, &args.model, &property, &args.property)?;
+    let box_bounder = crate::accel::box_bounder(&args.backend, &graph)?;
 
     let options = VerifyOptions {
         timeout,
@@ -380,6 +390,7 @@ pub fn verify(args: &VerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
         seed: args.seed,
         attack: args.attack,
         smt_leaves: args.smt_leaves,
+        box_bounder,
         ..VerifyOptions::default()
     };
     let start = Instant::now();
@@ -417,6 +428,9 @@ pub fn verify(args: &VerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
             ("attack".to_string(), args.attack.to_string()),
             ("smt_leaves".to_string(), args.smt_leaves.to_string()),
         ]);
+        if args.backend != "cpu" {
+            opts.insert("backend".into(), args.backend.clone());
+        }
         if let Some(t) = args.timeout {
             opts.insert("timeout_s".into(), t.to_string());
         }
@@ -617,10 +631,27 @@ pub fn format_value(v: f64) -> String {
 
 /// A one-line human summary of a verification run.
 pub fn verdict_summary(verdict: &Verdict, stats: &Stats, seconds: f64) -> String {
-    let work = format!(
+    let mut work = format!(
         "{} boxes bounded, {} leaves, depth {}, {} SMT calls, {} attack samples",
         stats.boxes_bounded, stats.leaves, stats.max_depth, stats.smt_calls, stats.attack_samples
     );
+    if stats.accelerated_boxes > 0 {
+        work.push_str(&format!(
+            "; accelerator: {} boxes, {} leaves closed",
+            stats.accelerated_boxes, stats.accelerated_leaves
+        ));
+    }
+    if let Some(e) = &stats.accelerator_error {
+        work.push_str(&format!(
+            "; accelerator failed on {} batch{} (bounded on the CPU): {e}",
+            stats.accelerator_failures,
+            if stats.accelerator_failures == 1 {
+                ""
+            } else {
+                "es"
+            }
+        ));
+    }
     match verdict {
         Verdict::Proved { evidence } => format!(
             "unsat: the property holds; proved in {seconds:.2} s with {} proof lea{} over {} case{} ({work})",

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use trail::Trail;
 
+mod accel;
 mod audit_cmd;
 mod certify;
 mod check;
@@ -65,10 +66,16 @@ struct AuditFlags {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Describe a model (inputs, outputs, layers, parameters, digest) or a
-    /// VNN-LIB property (input regions and output condition).
+    /// VNN-LIB property (input regions and output condition); with
+    /// --backends, the backends this build can use on this machine.
     Info {
         /// A model (.onnx, .nnet) or a property (.vnnlib).
-        path: PathBuf,
+        #[arg(required_unless_present = "backends")]
+        path: Option<PathBuf>,
+        /// List the backends (cpu, cuda): available with the device, or
+        /// unavailable with the reason.
+        #[arg(long)]
+        backends: bool,
     },
     /// Run a model on one input or a batch and print the outputs as JSON. A
     /// .axiom specification runs its declared model with every `ensure`
@@ -85,7 +92,9 @@ enum Command {
         /// array of such arrays for a batch. `@FILE` reads the JSON from FILE.
         #[arg(long, value_name = "JSON")]
         input: String,
-        /// The backend that runs the model.
+        /// The backend that runs the model: cpu, or cuda (a build with the
+        /// `cuda` feature on a machine with an NVIDIA GPU; `axiom info
+        /// --backends` says which are available).
         #[arg(long, default_value = "cpu", value_name = "NAME")]
         backend: String,
         /// Arithmetic precision.
@@ -159,6 +168,13 @@ axiom verify net.onnx prop.vnnlib --timeout 116 --result out.txt --force"
         /// The secret key that signs the --cert certificate.
         #[arg(long, value_name = "KEY", requires = "cert")]
         key: Option<PathBuf>,
+        /// Where branch and bound bounds its boxes: `cpu`, or `cuda` to bound
+        /// each batch of input boxes first by interval propagation on the
+        /// GPU (outward-rounded; boxes it refutes need no CPU bounds; the
+        /// rest are bounded on the CPU). Needs a build with the `cuda`
+        /// feature and a GPU, else exit code 2.
+        #[arg(long, default_value = "cpu", value_name = "NAME")]
+        backend: String,
     },
     /// Run a set of VNN-COMP instances (an instances.csv) and summarise the
     /// results.
@@ -202,6 +218,10 @@ timeout, named by line; an existing --out file without --force).",
         /// counted in the instance's time); a rejected verdict is an error.
         #[arg(long)]
         recheck: bool,
+        /// Where branch and bound bounds its boxes: cpu, or cuda (as for
+        /// `axiom verify --backend`).
+        #[arg(long, default_value = "cpu", value_name = "NAME")]
+        backend: String,
     },
     /// Prove every obligation of every .axiom specification under the paths:
     /// the CI gate.
@@ -597,7 +617,7 @@ fn main() -> ExitCode {
     };
     let trail_ref = &mut trail;
     let result = match cli.command {
-        Command::Info { path } => commands::info(&path),
+        Command::Info { path, backends } => commands::info(path.as_deref(), backends),
         Command::Run {
             model,
             model_name,
@@ -625,6 +645,7 @@ fn main() -> ExitCode {
             smt,
             cert,
             key,
+            backend,
         } => commands::verify(
             &commands::VerifyArgs {
                 model,
@@ -639,6 +660,7 @@ fn main() -> ExitCode {
                 recheck,
                 cert,
                 key,
+                backend,
             },
             trail_ref,
         ),
@@ -648,12 +670,14 @@ fn main() -> ExitCode {
             out,
             force,
             recheck,
+            backend,
         } => vnncomp::run(&vnncomp::VnncompArgs {
             instances,
             timeout_cap,
             out,
             force,
             recheck,
+            backend,
         }),
         Command::Check {
             paths,

@@ -13,11 +13,12 @@ use std::fs::{File, OpenOptions};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axiom_core::spec::Property;
 use axiom_core::{load_model, vnnlib, Graph};
-use axiom_prover::{UnknownReason, Verdict, VerifyOptions};
+use axiom_prover::{BoxBounder, UnknownReason, Verdict, VerifyOptions};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::commands::{check_arity, seconds_to_duration, CliError};
@@ -36,6 +37,8 @@ pub struct VnncompArgs {
     pub force: bool,
     /// Re-check every verdict with the exact checker.
     pub recheck: bool,
+    /// Where branch and bound bounds its boxes (`cpu`, `cuda`).
+    pub backend: String,
 }
 
 /// The result an instance is expected to have.
@@ -298,11 +301,26 @@ struct Finished {
 /// failed load is remembered too, as its message.
 #[derive(Default)]
 struct Loaded {
+    backend: String,
     models: HashMap<PathBuf, Result<Rc<Graph>, String>>,
     properties: HashMap<PathBuf, Result<Rc<Property>, String>>,
+    /// Each model's accelerator, uploaded once.
+    bounders: HashMap<PathBuf, Result<Option<Arc<dyn BoxBounder>>, String>>,
 }
 
 impl Loaded {
+    fn bounder(
+        &mut self,
+        path: &Path,
+        graph: &Graph,
+    ) -> Result<Option<Arc<dyn BoxBounder>>, String> {
+        let backend = &self.backend;
+        self.bounders
+            .entry(path.to_path_buf())
+            .or_insert_with(|| crate::accel::box_bounder(backend, graph).map_err(|e| e.to_string()))
+            .clone()
+    }
+
     fn model(&mut self, path: &Path) -> Result<Rc<Graph>, String> {
         self.models
             .entry(path.to_path_buf())
@@ -369,9 +387,14 @@ fn load_and_verify(instance: &Instance, cap: Option<Duration>, loaded: &mut Load
     if let Err(e) = check_arity(&graph, &instance.model, &property, &instance.property) {
         return (Outcome::Error, Some(e.to_string()), None);
     }
+    let box_bounder = match loaded.bounder(&instance.model, &graph) {
+        Ok(b) => b,
+        Err(e) => return (Outcome::Error, Some(e), None),
+    };
     let timeout = cap.map_or(instance.timeout, |c| c.min(instance.timeout));
     let options = VerifyOptions {
         timeout: Some(timeout),
+        box_bounder,
         ..VerifyOptions::default()
     };
     // One failing instance must not end a long benchmark run.
@@ -457,6 +480,7 @@ pub fn run(args: &VnncompArgs) -> Result<u8, CliError> {
         .timeout_cap
         .map(|s| seconds_to_duration(s, "--timeout-cap"))
         .transpose()?;
+    crate::accel::check_backend(&args.backend)?;
     let instances = load_instances(&args.instances)?;
     let mut out = args
         .out
@@ -467,7 +491,10 @@ pub fn run(args: &VnncompArgs) -> Result<u8, CliError> {
     let total = instances.len();
     let bar = progress_bar(total);
     let lines = bar.is_hidden();
-    let mut loaded = Loaded::default();
+    let mut loaded = Loaded {
+        backend: args.backend.clone(),
+        ..Loaded::default()
+    };
     let mut tally = Tally::default();
     let mut finished = Vec::with_capacity(total);
     let mut wrong = Vec::new();

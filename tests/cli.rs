@@ -227,6 +227,62 @@ fn nnet_with_a_missing_row() {
     assert_bad_input(&axiom(&["info", p(&path)]), &["short.nnet", "line"]);
 }
 
+/// `axiom info --backends` lists every backend; without a GPU (or without
+/// the `cuda` feature) every `--backend cuda` stops before any work with
+/// exit code 2 and the reason.
+#[test]
+fn backends_are_listed_and_an_unavailable_gpu_is_refused() {
+    let o = axiom(&["info", "--backends"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.lines().any(|l| l.starts_with("cpu   available: ")),
+        "{out}"
+    );
+    let cuda = out
+        .lines()
+        .find(|l| l.starts_with("cuda"))
+        .expect("a cuda line");
+    match axiom_ml::backends::cuda_probe() {
+        Ok(device) => assert_eq!(cuda, format!("cuda  available: {device}")),
+        Err(reason) => assert_eq!(cuda, format!("cuda  unavailable: {reason}")),
+    }
+    // A path and --backends together: both.
+    let o = axiom(&["info", "--backends", &example("models/xor.onnx")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("cpu   available") && stdout(&o).contains("xor"));
+    assert_bad_input(&axiom(&["info"]), &["<PATH>"]);
+
+    let model = example("models/xor.onnx");
+    let prop = example("properties/xor_high.vnnlib");
+    let tmp = tempfile::tempdir().unwrap();
+    let result = tmp.path().join("result.txt");
+    assert_bad_input(
+        &axiom(&["verify", &model, &prop, "--backend", "tpu"]),
+        &["unknown backend 'tpu'", "cpu, cuda"],
+    );
+    if let Err(reason) = axiom_ml::backends::cuda_probe() {
+        let o = axiom(&[
+            "verify",
+            &model,
+            &prop,
+            "--backend",
+            "cuda",
+            "--result",
+            p(&result),
+        ]);
+        assert_bad_input(&o, &["backend 'cuda' is not available", &reason]);
+        assert!(stdout(&o).is_empty(), "no verdict: {}", stdout(&o));
+        assert!(!result.exists(), "nothing written before the refusal");
+        let csv = tmp.path().join("instances.csv");
+        std::fs::write(&csv, format!("{model},{prop},10\n")).unwrap();
+        assert_bad_input(
+            &axiom(&["vnncomp", p(&csv), "--backend", "cuda"]),
+            &["backend 'cuda' is not available"],
+        );
+    }
+}
+
 #[test]
 fn wrong_input_length_and_unknown_backend() {
     let model = example("models/mini_acas.onnx");
@@ -242,10 +298,12 @@ fn wrong_input_length_and_unknown_backend() {
         &axiom(&["run", &model, "--input", "[1, 2"]),
         &["not valid JSON"],
     );
-    assert_bad_input(
-        &axiom(&["run", &model, "--input", "[1,2,3,4,5]", "--backend", "cuda"]),
-        &["cuda"],
-    );
+    if axiom_ml::backends::cuda_probe().is_err() {
+        assert_bad_input(
+            &axiom(&["run", &model, "--input", "[1,2,3,4,5]", "--backend", "cuda"]),
+            &["cuda"],
+        );
+    }
     assert_bad_input(
         &axiom(&["info", "/nonexistent/model.onnx"]),
         &["/nonexistent/model.onnx"],
