@@ -11,9 +11,9 @@ status=0
 cargo test --workspace 2>&1 | tee "$log" || status=$?
 # The CUDA backend (feature `cuda`): built and tested here too. Without a GPU
 # its tests print `skipped: cuda: <reason>` and are counted below as skipped.
-cargo test -p axiom-backends --features cuda 2>&1 | tee -a "$log" || status=$?
+cargo test -p axiom-backends --features cuda --lib --tests 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
-     /^skipped: cuda: / { c += 1; if (reason == "") reason = substr($0, 16) }
+     /^skipped: cuda: / { c += 1; reason = substr($0, 16) }
      END { printf "summary: %d passed, %d failed, %d skipped\n", p - c, f, s + c;
            if (c > 0) printf "  of the skipped, %d are CUDA tests or their GPU parts (no GPU here: %s)\n", c, reason }' "$log"
 exit "$status"
