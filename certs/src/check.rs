@@ -1,8 +1,22 @@
 //! The exact re-check of a proof.
 //!
 //! This is the trusted base of a `Proved` verdict, so it is written to be
-//! read: no floating point (every f64 in the evidence is read as the exact
-//! dyadic rational it is), no code shared with the prover, one bound method.
+//! read: no floating point in any bound (every f64 in the evidence is read as
+//! the exact dyadic rational it is; the one f64 computation, the first guess
+//! of a BatchNorm factor, is verified exactly before it is used), no code
+//! shared with the prover, one bound method.
+//!
+//! The network is lowered to exact layers: affine maps (Gemm, Conv2d and
+//! AveragePool as dense matrices — an average only when it divides by a
+//! power of two, so that its coefficient is an exact dyadic — and the
+//! element-wise constant ops), ReLU, and the element-wise scaling of an
+//! inference-mode BatchNorm, `y = k (x - mean) + bias` with
+//! `k = scale / sqrt(var + epsilon)` per channel. That `k` is irrational in
+//! general, so the checker never uses its value: it encloses it in dyadics
+//! `[lo, hi]` that it verifies exactly (`lo² (var + epsilon) <= scale²` and
+//! `hi² (var + epsilon) >= scale²`, with signs; see `batchnorm_enclosure`)
+//! and every bound below holds for every `k` in the enclosure, hence for the
+//! true one.
 //!
 //! What is checked, for every case of the property:
 //! 1. the root box of the case's proof contains the case's exact input box;
@@ -15,10 +29,13 @@
 //! 3. every `Bound` refutation: the checker computes its own lower bound of
 //!    the constraint's left-hand side over the box, by linear bound
 //!    propagation in exact rational arithmetic (interval bounds, tightened by
-//!    back-substitution at every ReLU input, the triangle relaxation, or the
-//!    refutation's own lower ReLU slopes (alpha) for the objective; the
-//!    objective's bound is the larger of its back-substituted and interval
-//!    bounds) of the refutation's combination of the disjunct's constraints,
+//!    back-substitution at every input of a ReLU or BatchNorm layer that
+//!    comes after a first ReLU or BatchNorm layer, the triangle relaxation,
+//!    or the refutation's own lower ReLU slopes (alpha) for the objective;
+//!    a BatchNorm is substituted with the slope `lo` and the bounded error
+//!    `(k - lo)(x - mean)`; the objective's bound is the larger of its
+//!    back-substituted and interval bounds) of the refutation's combination
+//!    of the disjunct's constraints,
 //!    and requires it to be `> 0` (`>= 0` when a strict constraint takes
 //!    part); on a region with fixed ReLU phases, the interval bounds of each
 //!    fixed neuron's input are clamped to `[max(l, 0), u]` (active) or
@@ -83,6 +100,78 @@ enum ExactLayer {
         b: Vec<Q>,
     },
     Relu,
+    /// Element-wise `y_e = k_e (x_e - mean_e) + beta_e`, one entry per flat
+    /// element, where the constant `k_e` is not known exactly, only to lie in
+    /// `[lo_e, hi_e]` (`lo_e <= hi_e`). Every use of this layer must be sound
+    /// for every `k_e` in the enclosure. (BatchNorm, with
+    /// `k = scale / sqrt(var + epsilon)` and `beta` its bias.)
+    Scale {
+        lo: Vec<Q>,
+        hi: Vec<Q>,
+        mean: Vec<Q>,
+        beta: Vec<Q>,
+    },
+}
+
+/// How many ulps the enclosure of a BatchNorm factor may step outward from
+/// its f64 guess before the checker gives up (the guess is within a few).
+const ENCLOSURE_STEPS: usize = 64;
+
+/// Dyadics `[lo, hi]` that provably contain `k = scale / sqrt(var + eps)`,
+/// all three read as the exact rationals they are.
+///
+/// The f64 quotient is only a first guess; each end is verified exactly and,
+/// until it is, stepped outward by one ulp. With `g = scale` and
+/// `v = var + eps > 0` exact, and `c > 0`: `c <= |g| / sqrt(v)` iff
+/// `c² v <= g²`, and `c >= |g| / sqrt(v)` iff `c² v >= g²` (both sides of
+/// each are non-negative, and squaring is monotone there). So for `g > 0`
+/// a lower end `lo` is valid when `lo <= 0` or `lo² v <= g²`, an upper end
+/// `hi` when `hi > 0` and `hi² v >= g²`; for `g < 0` the enclosure
+/// `[a, b]` of `|g| / sqrt(v)` gives `[-b, -a]`; for `g = 0`, `k = 0`.
+fn batchnorm_enclosure(scale: f32, var: f32, eps: f32) -> Result<(Q, Q), String> {
+    if !(scale.is_finite() && var.is_finite() && eps.is_finite()) {
+        return Err("a constant is not finite".into());
+    }
+    let g = q(f64::from(scale));
+    let v = &q(f64::from(var)) + &q(f64::from(eps));
+    if !v.is_positive() {
+        return Err("var + epsilon is not above 0".into());
+    }
+    if g.is_zero() {
+        return Ok((Q::zero(), Q::zero()));
+    }
+    let g2 = &g * &g;
+    let c2v = |c: f64| {
+        let c = q(c);
+        &(&c * &c) * &v
+    };
+    let lower_ok = |c: f64| c <= 0.0 || c2v(c) <= g2;
+    let upper_ok = |c: f64| c > 0.0 && c2v(c) >= g2;
+    // The guess: any value would do, a close one saves steps.
+    let guess = f64::from(scale).abs() / (f64::from(var) + f64::from(eps)).sqrt();
+    let lo = step_until_valid(guess, f64::next_down, lower_ok)
+        .ok_or("no verified lower end of scale / sqrt(var + epsilon) near the f64 guess")?;
+    let hi = step_until_valid(guess, f64::next_up, upper_ok)
+        .ok_or("no verified upper end of scale / sqrt(var + epsilon) near the f64 guess")?;
+    let (lo, hi) = (q(lo), q(hi));
+    Ok(if g.is_negative() {
+        (-&hi, -&lo)
+    } else {
+        (lo, hi)
+    })
+}
+
+/// The first of `start`, `step(start)`, `step(step(start))`, ... (at most
+/// `ENCLOSURE_STEPS` steps) that is finite and `valid`.
+fn step_until_valid(start: f64, step: fn(f64) -> f64, valid: impl Fn(f64) -> bool) -> Option<f64> {
+    let mut c = start;
+    for _ in 0..=ENCLOSURE_STEPS {
+        if c.is_finite() && valid(c) {
+            return Some(c);
+        }
+        c = step(c);
+    }
+    None
 }
 
 fn q(v: f64) -> Q {
@@ -98,14 +187,71 @@ fn dyadic_recip(c: f32) -> Option<Q> {
     (pow2(f64::from(c)) && pow2(r)).then(|| q(r))
 }
 
+/// `1 / count` when it is a dyadic (count a power of two), verified
+/// exactly: `count · (1 / count) = 1`.
+fn count_recip(count: usize) -> Option<Q> {
+    if !count.is_power_of_two() {
+        return None;
+    }
+    // A power of two below 2^64: `count as f64` and its reciprocal are exact.
+    let c = q(count as f64);
+    let r = q(1.0 / count as f64);
+    (&c * &r == Q::one()).then_some(r)
+}
+
+/// The most weights one dense layer may hold: the checker builds every
+/// linear layer as dense rows of exact numbers, so a larger layer (a
+/// convolution over a large image) is refused instead of exhausting memory.
+pub const MAX_DENSE_ENTRIES: usize = 1 << 26;
+
+/// Zeroed dense rows for a layer of `n_out` outputs over `n_in` inputs, or
+/// the refusal when that is more than `MAX_DENSE_ENTRIES` weights.
+fn dense_rows(place: &str, n_out: usize, n_in: usize) -> Result<Vec<Vec<Q>>, CheckError> {
+    match n_out.checked_mul(n_in) {
+        Some(n) if n <= MAX_DENSE_ENTRIES => Ok(vec![vec![Q::zero(); n_in]; n_out]),
+        _ => fail(
+            place,
+            format!(
+                "the layer would be a dense matrix of {n_out} x {n_in} weights, more than \
+                 the checker's limit of {MAX_DENSE_ENTRIES}"
+            ),
+        ),
+    }
+}
+
+/// The number of elements of `shape`, or `None` when it overflows.
+fn checked_len(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
+}
+
+/// The input coordinate that kernel tap `k` of output coordinate `o` reads
+/// along one axis of length `len`: `o · stride + k · dilation - pad`, or
+/// `None` when that lies in the zero padding.
+fn tap(
+    o: usize,
+    k: usize,
+    stride: usize,
+    dilation: usize,
+    pad: usize,
+    len: usize,
+) -> Option<usize> {
+    let padded = o
+        .checked_mul(stride)?
+        .checked_add(k.checked_mul(dilation)?)?;
+    let i = padded.checked_sub(pad)?;
+    (i < len).then_some(i)
+}
+
 /// Lowers the graph to exact layers (independently of the prover).
 fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
+    // The shapes of the graph that is lowered (dead nodes removed), so that
+    // `shapes[i]` is the shape of node `i`'s input.
+    let graph = graph.clone().without_dead_nodes();
     let shapes = graph.infer_shapes().map_err(|e| CheckError {
         place: "model".into(),
         reason: e.to_string(),
     })?;
     let mut layers = Vec::new();
-    let graph = graph.clone().without_dead_nodes();
     for (i, node) in graph.nodes.iter().enumerate() {
         let place = format!("model node '{}'", node.name);
         if node.inputs != [i] {
@@ -119,7 +265,7 @@ fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
             Op::Gemm { weight, bias } => {
                 let (o, k) = weight.dim();
                 let blocks = n_in / k;
-                let mut w = vec![vec![Q::zero(); n_in]; blocks * o];
+                let mut w = dense_rows(&place, blocks * o, n_in)?;
                 let mut b = vec![Q::zero(); blocks * o];
                 for blk in 0..blocks {
                     for r in 0..o {
@@ -139,7 +285,7 @@ fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
                 };
                 let n_out: usize = out.iter().product();
                 let cv: Vec<f32> = c.iter().copied().collect();
-                let mut w = vec![vec![Q::zero(); n_in]; n_out];
+                let mut w = dense_rows(&place, n_out, n_in)?;
                 let mut b = vec![Q::zero(); n_out];
                 for o in 0..n_out {
                     let src = broadcast_source(sin, &out, o);
@@ -162,6 +308,191 @@ fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
                 }
                 layers.push(ExactLayer::Affine { w, b });
             }
+            Op::BatchNorm {
+                scale,
+                bias,
+                mean,
+                var,
+                epsilon,
+            } => {
+                // The input is [N, C, rest...]: flat element e (row-major)
+                // is in channel (e / inner) % C, inner = product of rest.
+                let Some(&channels) = sin.get(1) else {
+                    return fail(place, "BatchNorm needs an input of rank >= 2");
+                };
+                let inner: usize = sin[2..].iter().product();
+                let lens = [scale.len(), bias.len(), mean.len(), var.len()];
+                if lens.iter().any(|&n| n != channels) {
+                    return fail(place, "BatchNorm constants do not match the channels");
+                }
+                let mut per_channel = Vec::with_capacity(channels);
+                for ch in 0..channels {
+                    let (lo, hi) =
+                        batchnorm_enclosure(scale[ch], var[ch], *epsilon).map_err(|reason| {
+                            CheckError {
+                                place: place.clone(),
+                                reason: format!("BatchNorm channel {ch}: {reason}"),
+                            }
+                        })?;
+                    per_channel.push((lo, hi, q(f64::from(mean[ch])), q(f64::from(bias[ch]))));
+                }
+                let (mut lo, mut hi, mut m, mut beta) = (
+                    Vec::with_capacity(n_in),
+                    Vec::with_capacity(n_in),
+                    Vec::with_capacity(n_in),
+                    Vec::with_capacity(n_in),
+                );
+                for e in 0..n_in {
+                    // n_in > 0 here, so inner > 0 and channels > 0.
+                    let (l, h, mc, bc) = &per_channel[(e / inner) % channels];
+                    lo.push(l.clone());
+                    hi.push(h.clone());
+                    m.push(mc.clone());
+                    beta.push(bc.clone());
+                }
+                layers.push(ExactLayer::Scale {
+                    lo,
+                    hi,
+                    mean: m,
+                    beta,
+                });
+            }
+            Op::Conv2d {
+                weight,
+                bias,
+                strides,
+                pads,
+                dilations,
+                group,
+            } => {
+                // Input [N, C, H, W], output [N, M, OH, OW], weight
+                // [M, C / group, kH, kW]; output channel oc reads the input
+                // channels of its group g = oc / (M / group).
+                let (&[n, c, h, wd], &[n_o, m, oh, ow]) =
+                    (sin.as_slice(), shapes[i + 1].as_slice())
+                else {
+                    return fail(place, "Conv2d needs [N, C, H, W] input and output shapes");
+                };
+                let (wm, cg, kh, kw) = weight.dim();
+                let fits = *group > 0
+                    && c % group == 0
+                    && m % group == 0
+                    && cg == c / group
+                    && wm == m
+                    && n_o == n
+                    && bias.as_ref().is_none_or(|b| b.len() == m);
+                if !fits {
+                    return fail(place, "the Conv2d weight does not fit its input and output");
+                }
+                let mg = m / group;
+                let Some(n_out) = checked_len(&[n, m, oh, ow]) else {
+                    return fail(place, "the output has too many elements");
+                };
+                let mut w = dense_rows(&place, n_out, n_in)?;
+                let mut b = vec![Q::zero(); n_out];
+                let wq = weight.map(|&v| q(f64::from(v)));
+                for img in 0..n {
+                    for oc in 0..m {
+                        let g = oc / mg;
+                        for oy in 0..oh {
+                            for ox in 0..ow {
+                                let row = ((img * m + oc) * oh + oy) * ow + ox;
+                                if let Some(bias) = bias {
+                                    b[row] = q(f64::from(bias[oc]));
+                                }
+                                for icg in 0..cg {
+                                    let ic = g * cg + icg;
+                                    for ky in 0..kh {
+                                        let Some(iy) =
+                                            tap(oy, ky, strides[0], dilations[0], pads[0], h)
+                                        else {
+                                            continue;
+                                        };
+                                        for kx in 0..kw {
+                                            let Some(ix) =
+                                                tap(ox, kx, strides[1], dilations[1], pads[1], wd)
+                                            else {
+                                                continue;
+                                            };
+                                            let col = ((img * c + ic) * h + iy) * wd + ix;
+                                            // Added, never overwritten: two
+                                            // taps on one cell both count.
+                                            w[row][col] += &wq[[oc, icg, ky, kx]];
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                layers.push(ExactLayer::Affine { w, b });
+            }
+            Op::AveragePool {
+                kernel,
+                strides,
+                pads,
+                count_include_pad,
+            } => {
+                // Each output is the sum of its window's in-range cells
+                // divided by the window's area (count_include_pad) or by the
+                // number of those cells; a window of padding only is 0.
+                let (&[n, c, h, wd], &[n_o, c_o, oh, ow]) =
+                    (sin.as_slice(), shapes[i + 1].as_slice())
+                else {
+                    return fail(
+                        place,
+                        "AveragePool needs [N, C, H, W] input and output shapes",
+                    );
+                };
+                if (n_o, c_o) != (n, c) {
+                    return fail(place, "AveragePool changes the batch or channel count");
+                }
+                let Some(n_out) = checked_len(&[n, c, oh, ow]) else {
+                    return fail(place, "the output has too many elements");
+                };
+                let mut w = dense_rows(&place, n_out, n_in)?;
+                for plane in 0..n * c {
+                    for oy in 0..oh {
+                        for ox in 0..ow {
+                            let row = (plane * oh + oy) * ow + ox;
+                            let mut cells = Vec::new();
+                            for ky in 0..kernel[0] {
+                                let Some(iy) = tap(oy, ky, strides[0], 1, pads[0], h) else {
+                                    continue;
+                                };
+                                for kx in 0..kernel[1] {
+                                    if let Some(ix) = tap(ox, kx, strides[1], 1, pads[1], wd) {
+                                        cells.push((plane * h + iy) * wd + ix);
+                                    }
+                                }
+                            }
+                            if cells.is_empty() {
+                                // 0 exactly, whatever the divisor.
+                                continue;
+                            }
+                            let count = if *count_include_pad {
+                                kernel[0] * kernel[1]
+                            } else {
+                                cells.len()
+                            };
+                            let Some(r) = count_recip(count) else {
+                                return fail(
+                                    place,
+                                    format!(
+                                        "averaging over {count} cells divides by a number \
+                                         that is not a power of two"
+                                    ),
+                                );
+                            };
+                            for col in cells {
+                                w[row][col] += &r;
+                            }
+                        }
+                    }
+                }
+                let b = vec![Q::zero(); n_out];
+                layers.push(ExactLayer::Affine { w, b });
+            }
             other => {
                 return fail(
                     place,
@@ -169,6 +500,27 @@ fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
                 )
             }
         }
+    }
+    // Every layer reads as many values as the one before it produces (true
+    // by construction from the shapes; checked, so that no index into a
+    // layer's vectors can go out of range later).
+    let mut width = graph.input_len();
+    for layer in &layers {
+        width = match layer {
+            ExactLayer::Affine { w, b } => {
+                if w.len() != b.len() || w.iter().any(|row| row.len() != width) {
+                    return fail("model", "a layer's size does not match its input");
+                }
+                b.len()
+            }
+            ExactLayer::Relu => width,
+            ExactLayer::Scale { lo, hi, mean, beta } => {
+                if [lo, hi, mean, beta].iter().any(|v| v.len() != width) {
+                    return fail("model", "a layer's size does not match its input");
+                }
+                width
+            }
+        };
     }
     Ok((graph.input_len(), layers))
 }
@@ -193,8 +545,9 @@ fn round_dyadic(v: &Q, up: bool) -> Q {
     v.round(PRECISION, up)
 }
 
-/// Interval bounds of one affine layer, exact.
-fn interval_affine(w: &[Vec<Q>], b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, Vec<Q>) {
+/// The exact range `(min, max)` of one affine layer's outputs over the box
+/// `[lo, hi]` (no rounding: for a point box, the exact output).
+fn exact_interval_affine(w: &[Vec<Q>], b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, Vec<Q>) {
     let mut l = Vec::with_capacity(w.len());
     let mut u = Vec::with_capacity(w.len());
     for (row, br) in w.iter().zip(b) {
@@ -211,10 +564,35 @@ fn interval_affine(w: &[Vec<Q>], b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, Vec<Q>
                 c += &(wv * x0);
             }
         }
-        l.push(round_dyadic(&a, false));
-        u.push(round_dyadic(&c, true));
+        l.push(a);
+        u.push(c);
     }
     (l, u)
+}
+
+/// Interval bounds of one affine layer, rounded outward.
+fn interval_affine(w: &[Vec<Q>], b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, Vec<Q>) {
+    let (l, u) = exact_interval_affine(w, b, lo, hi);
+    (
+        l.iter().map(|v| round_dyadic(v, false)).collect(),
+        u.iter().map(|v| round_dyadic(v, true)).collect(),
+    )
+}
+
+/// The exact range `(min, max)` of `k (x - m) + beta` over every `k` in
+/// `[k_lo, k_hi]` and every `x` in `[l, u]`: the product `k s` with
+/// `s = x - m` in `[l - m, u - m]` is bilinear, so its extremes over the
+/// rectangle are among the four corner products.
+fn exact_interval_scale(k_lo: &Q, k_hi: &Q, m: &Q, beta: &Q, l: &Q, u: &Q) -> (Q, Q) {
+    let (s_lo, s_hi) = (l - m, u - m);
+    let corners = [k_lo * &s_lo, k_lo * &s_hi, k_hi * &s_lo, k_hi * &s_hi];
+    let mut min = corners[0].clone();
+    let mut max = corners[0].clone();
+    for c in &corners[1..] {
+        min = min.min(c.clone());
+        max = max.max(c.clone());
+    }
+    (&min + beta, &max + beta)
 }
 
 /// The checker's bound machinery for one box.
@@ -236,7 +614,14 @@ impl<'a> BoxBounds<'a> {
             values: vec![(lo, hi)],
             empty,
         };
-        let mut seen_relu = false;
+        // Whether a ReLU or Scale layer came before. An affine layer's
+        // output is tightened by back-substitution when it feeds a ReLU or
+        // a Scale layer and one of those came before it; this mirrors the
+        // prover, which tightens every linear layer's output that feeds a
+        // non-linear layer once a non-linear layer has been passed. (Which
+        // bounds are tightened affects only how tight they are: the
+        // interval bounds are sound on their own.)
+        let mut seen_nonlinear = false;
         let mut relu_ordinal = 0;
         for (i, layer) in layers.iter().enumerate() {
             if matches!(layer, ExactLayer::Relu) {
@@ -258,8 +643,11 @@ impl<'a> BoxBounds<'a> {
             let next = match layer {
                 ExactLayer::Affine { w, b } => {
                     let (mut nl, mut nu) = interval_affine(w, b, l, u);
-                    let feeds_relu = matches!(layers.get(i + 1), Some(ExactLayer::Relu));
-                    if seen_relu && feeds_relu {
+                    let feeds_nonlinear = matches!(
+                        layers.get(i + 1),
+                        Some(ExactLayer::Relu | ExactLayer::Scale { .. })
+                    );
+                    if seen_nonlinear && feeds_nonlinear {
                         // Back-substitution bounds for every neuron (also the
                         // stable ones: their tighter bounds tighten the next
                         // layer's interval bounds), intersected with the
@@ -278,11 +666,25 @@ impl<'a> BoxBounds<'a> {
                     (nl, nu)
                 }
                 ExactLayer::Relu => {
-                    seen_relu = true;
+                    seen_nonlinear = true;
                     (
                         l.iter().map(|v| v.clone().max(Q::zero())).collect(),
                         u.iter().map(|v| v.clone().max(Q::zero())).collect(),
                     )
+                }
+                ExactLayer::Scale { lo, hi, mean, beta } => {
+                    // Interval bounds only: a Scale layer's output is not
+                    // tightened by back-substitution.
+                    seen_nonlinear = true;
+                    let mut nl = Vec::with_capacity(l.len());
+                    let mut nu = Vec::with_capacity(l.len());
+                    for (t, (lt, ut)) in l.iter().zip(u).enumerate() {
+                        let (a, c) =
+                            exact_interval_scale(&lo[t], &hi[t], &mean[t], &beta[t], lt, ut);
+                        nl.push(round_dyadic(&a, false));
+                        nu.push(round_dyadic(&c, true));
+                    }
+                    (nl, nu)
                 }
             };
             bb.values.push(next);
@@ -290,7 +692,6 @@ impl<'a> BoxBounds<'a> {
         bb
     }
 
-    /// A lower bound of `a · v_k` over the box, by back-substitution.
     /// A lower bound of `a · v_k` over the box, by back-substitution with the
     /// adaptive ReLU slopes.
     fn backward(&self, k: usize, a: Vec<Q>) -> Q {
@@ -364,15 +765,42 @@ impl<'a> BoxBounds<'a> {
                             cst += &(&lam * &t0);
                             &lam * &s
                         };
-                        // Round the coefficient; pay for it exactly.
-                        let rounded = round_dyadic(&coeff, false);
-                        let diff = &coeff - &rounded;
-                        cst += &(if diff.is_positive() {
-                            &diff * lt
+                        a[t] = round_and_pay(&coeff, lt, ut, &mut cst);
+                    }
+                    cst = round_dyadic(&cst, false);
+                }
+                ExactLayer::Scale { lo, hi, mean, beta } => {
+                    // Output t is y = k (x - m) + beta with the true k in
+                    // [lo, hi] (the verified enclosure) and x, this layer's
+                    // input, in [l, u] (its bounds on the region). With lo
+                    // as the slope:
+                    //   λ y = λ lo x + λ (beta - lo m) + λ (k - lo)(x - m).
+                    // In the last term d = k - lo is in [0, D], D = hi - lo,
+                    // and s = x - m is in [l - m, u - m]. For a fixed s, d s
+                    // lies between min(0, D s) and max(0, D s); over s the
+                    // first is smallest at s = l - m, the second largest at
+                    // s = u - m (D >= 0). So the last term is at least
+                    //   λ D min(l - m, 0)   when λ >= 0,
+                    //   λ D max(u - m, 0)   when λ < 0.
+                    // The new coefficient of x is λ lo (rounded and paid
+                    // for below), the rest goes into the constant.
+                    let (l, u) = &self.values[j];
+                    for t in 0..a.len() {
+                        let lam = a[t].clone();
+                        if lam.is_zero() {
+                            continue;
+                        }
+                        let (lt, ut) = (&l[t], &u[t]);
+                        let (k_lo, m) = (&lo[t], &mean[t]);
+                        let spread = &hi[t] - k_lo;
+                        cst += &(&lam * &(&beta[t] - &(k_lo * m)));
+                        let error = if lam.is_positive() {
+                            &spread * &(lt - m).min(Q::zero())
                         } else {
-                            &diff * ut
-                        });
-                        a[t] = rounded;
+                            &spread * &(ut - m).max(Q::zero())
+                        };
+                        cst += &(&lam * &error);
+                        a[t] = round_and_pay(&(&lam * k_lo), lt, ut, &mut cst);
                     }
                     cst = round_dyadic(&cst, false);
                 }
@@ -384,6 +812,21 @@ impl<'a> BoxBounds<'a> {
         }
         cst
     }
+}
+
+/// Rounds a back-substitution coefficient of a value `z` in `[l, u]` and
+/// pays for it exactly: `coeff·z = rounded·z + (coeff - rounded)·z`, and the
+/// last term is at least `diff·l` when `diff > 0`, `diff·u` otherwise; that
+/// bound goes into `cst`. Returns the rounded coefficient.
+fn round_and_pay(coeff: &Q, l: &Q, u: &Q, cst: &mut Q) -> Q {
+    let rounded = round_dyadic(coeff, false);
+    let diff = coeff - &rounded;
+    *cst += &(if diff.is_positive() {
+        &diff * l
+    } else {
+        &diff * u
+    });
+    rounded
 }
 
 /// Re-checks a proof of "no input of the property's regions reaches its
@@ -581,6 +1024,7 @@ fn widths_of_relus(input_dim: usize, layers: &[ExactLayer]) -> Vec<usize> {
         match layer {
             ExactLayer::Affine { b, .. } => width = b.len(),
             ExactLayer::Relu => out.push(width),
+            ExactLayer::Scale { .. } => {} // element-wise: the width stays
         }
     }
     out
@@ -768,7 +1212,18 @@ fn check_refutation(
 
 /// Re-checks a counterexample exactly: the input lies in the case's region
 /// and the network's exact output (float32 weights as rationals, exact
-/// arithmetic) meets the disjunct. Piecewise-linear networks only.
+/// arithmetic) meets the disjunct.
+///
+/// Piecewise-linear networks (Gemm, Conv2d, AveragePool over power-of-two
+/// counts, the element-wise constant ops, ReLU, reshapes) plus BatchNorm;
+/// MaxPool and the smooth activations are refused. A BatchNorm factor
+/// `scale / sqrt(var + epsilon)` is known only up to its exact enclosure, so
+/// the network is evaluated on intervals, exactly (no rounding): the result
+/// is a box that contains the true output, a single point when the network
+/// has no BatchNorm. The counterexample is accepted only when every
+/// constraint of the disjunct holds at every point of that box — so a point
+/// whose output meets the disjunct by less than the enclosure can resolve is
+/// rejected, never accepted on a guess.
 pub fn check_counterexample(
     graph: &Graph,
     property: &Property,
@@ -788,34 +1243,49 @@ pub fn check_counterexample(
     let Some(disjunct) = case.output.get(cex.disjunct) else {
         return fail(place, "names a disjunct that does not exist");
     };
-    let mut v: Vec<Q> = cex.input.iter().map(|&v| q(v)).collect();
-    let x: Vec<BigRational> = v.iter().map(Dyadic::to_rational).collect();
+    if case.input.lower.len() != input_dim || case.input.upper.len() != input_dim {
+        return fail(place, "the case's box has the wrong dimension");
+    }
+    let input: Vec<Q> = cex.input.iter().map(|&v| q(v)).collect();
+    let x: Vec<BigRational> = input.iter().map(Dyadic::to_rational).collect();
     for (i, xi) in x.iter().enumerate() {
         if *xi < case.input.lower[i] || *xi > case.input.upper[i] {
             return fail(place, format!("X_{i} lies outside the case's box"));
         }
     }
+    // The exact range of every value, starting from the point input.
+    let (mut lo, mut hi) = (input.clone(), input);
     for layer in &layers {
-        v = match layer {
-            ExactLayer::Affine { w, b } => w
-                .iter()
-                .zip(b)
-                .map(|(row, br)| {
-                    row.iter()
-                        .zip(&v)
-                        .fold(br.clone(), |acc, (wv, xv)| &acc + &(wv * xv))
+        (lo, hi) = match layer {
+            ExactLayer::Affine { w, b } => exact_interval_affine(w, b, &lo, &hi),
+            ExactLayer::Relu => (
+                lo.into_iter().map(|t| t.max(Q::zero())).collect(),
+                hi.into_iter().map(|t| t.max(Q::zero())).collect(),
+            ),
+            ExactLayer::Scale {
+                lo: k_lo,
+                hi: k_hi,
+                mean,
+                beta,
+            } => (0..lo.len())
+                .map(|t| {
+                    exact_interval_scale(&k_lo[t], &k_hi[t], &mean[t], &beta[t], &lo[t], &hi[t])
                 })
-                .collect(),
-            ExactLayer::Relu => v.into_iter().map(|t| t.max(Q::zero())).collect(),
+                .unzip(),
         };
     }
-    let v: Vec<BigRational> = v.iter().map(Dyadic::to_rational).collect();
+    let y_lo: Vec<BigRational> = lo.iter().map(Dyadic::to_rational).collect();
+    let y_hi: Vec<BigRational> = hi.iter().map(Dyadic::to_rational).collect();
+    // Whether `c` holds at every point of the output box (with the exact
+    // input): its left-hand side's maximum there, each output at the end of
+    // its range that its coefficient's sign makes largest, meets it.
     let holds = |c: &Constraint| {
         let mut s = c.expr.constant.clone();
         for (var, coef) in &c.expr.terms {
             let val = match var {
                 Var::X(i) => x.get(*i),
-                Var::Y(i) => v.get(*i),
+                Var::Y(i) if coef.is_positive() => y_hi.get(*i),
+                Var::Y(i) => y_lo.get(*i),
             };
             match val {
                 Some(val) => s += coef * val,
@@ -834,8 +1304,182 @@ pub fn check_counterexample(
     if let Some(k) = disjunct.iter().position(|c| !holds(c)) {
         return fail(
             place,
-            format!("the exact output does not meet constraint {k} of the disjunct"),
+            format!(
+                "the exact output does not meet constraint {k} of the disjunct \
+                 (for every value in the enclosure of its BatchNorm factors)"
+            ),
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_bigint::BigInt;
+
+    fn r(v: &Q) -> BigRational {
+        v.to_rational()
+    }
+
+    /// Whether `[lo, hi]` contains `k = g / sqrt(v)` (g, v exact, v > 0),
+    /// decided by squares: for `x` and `k` of the same sign, `|x| <= |k|`
+    /// iff `x² v <= g²`.
+    fn encloses(lo: &Q, hi: &Q, scale: f32, var: f32, eps: f32) -> bool {
+        let g = q(f64::from(scale)).to_rational();
+        let v = q(f64::from(var)).to_rational() + q(f64::from(eps)).to_rational();
+        let g2 = &g * &g;
+        let (lo, hi) = (r(lo), r(hi));
+        let sq_v = |x: &BigRational| x * x * &v;
+        let lo_ok = if g.is_negative() {
+            lo.is_negative() && sq_v(&lo) >= g2
+        } else {
+            !lo.is_positive() || sq_v(&lo) <= g2
+        };
+        let hi_ok = if g.is_negative() {
+            !hi.is_negative() || sq_v(&hi) <= g2
+        } else {
+            !hi.is_negative() && sq_v(&hi) >= g2
+        };
+        lo_ok && hi_ok
+    }
+
+    #[test]
+    fn the_enclosure_of_a_rational_factor_is_that_factor() {
+        // var + eps = 3 + 1 = 4: k = scale / 2 exactly.
+        for scale in [0.7f32, -0.7, 3.0, 1e-30] {
+            let (lo, hi) = batchnorm_enclosure(scale, 3.0, 1.0).unwrap();
+            let half = q(f64::from(scale) / 2.0); // exact: a halving
+            assert_eq!((lo, hi), (half.clone(), half), "scale {scale}");
+        }
+    }
+
+    #[test]
+    fn the_enclosure_of_an_irrational_factor_is_verified_and_tight() {
+        let eps = 1e-5f32;
+        for scale in [0.7f32, -0.7, 1e-30, -3e38, 1.0] {
+            for var in [2.0f32, 3.0, 1e-20, 7e37] {
+                let (lo, hi) = batchnorm_enclosure(scale, var, eps).unwrap();
+                assert!(encloses(&lo, &hi, scale, var, eps), "{scale} {var}");
+                // Irrational k: neither end can equal it, so lo < hi.
+                assert!(lo < hi, "{scale} {var}");
+                // A few ulps wide: hi - lo <= |lo| · 2^-48.
+                let width = r(&hi) - r(&lo);
+                let ulps = r(&lo).abs() / BigRational::from_integer(BigInt::from(1u64 << 48));
+                assert!(width <= ulps, "{scale} {var}: [{lo:?}, {hi:?}]");
+                // The sign of k.
+                assert_eq!(lo.is_positive(), scale > 0.0);
+                assert_eq!(hi.is_negative(), scale < 0.0);
+            }
+        }
+    }
+
+    #[test]
+    fn the_enclosure_of_a_zero_scale_is_zero() {
+        for scale in [0.0f32, -0.0] {
+            let (lo, hi) = batchnorm_enclosure(scale, 2.0, 1e-5).unwrap();
+            assert!(lo.is_zero() && hi.is_zero());
+        }
+    }
+
+    #[test]
+    fn bad_constants_fail_cleanly() {
+        assert!(batchnorm_enclosure(1.0, -1.0, 0.5).is_err());
+        assert!(batchnorm_enclosure(1.0, 0.0, 0.0).is_err());
+        assert!(batchnorm_enclosure(f32::NAN, 1.0, 0.0).is_err());
+        assert!(batchnorm_enclosure(1.0, f32::INFINITY, 0.0).is_err());
+    }
+
+    #[test]
+    fn stepping_is_bounded() {
+        assert_eq!(
+            step_until_valid(1.0, f64::next_up, |c| c > 1.0),
+            Some(1.0f64.next_up())
+        );
+        assert_eq!(step_until_valid(1.0, f64::next_up, |c| c >= 2.0), None);
+        assert_eq!(
+            step_until_valid(f64::MAX, f64::next_up, |_| true),
+            Some(f64::MAX)
+        );
+        assert_eq!(step_until_valid(f64::NAN, f64::next_up, |_| true), None);
+    }
+
+    fn scale_layer(k_lo: f64, k_hi: f64, m: f64, beta: f64) -> ExactLayer {
+        ExactLayer::Scale {
+            lo: vec![q(k_lo)],
+            hi: vec![q(k_hi)],
+            mean: vec![q(m)],
+            beta: vec![q(beta)],
+        }
+    }
+
+    #[test]
+    fn bounds_through_a_scale_hold_for_every_factor_in_the_enclosure() {
+        // A wide enclosure, so that the factor's uncertainty matters.
+        for (k_lo, k_hi) in [(0.5, 0.75), (-0.75, -0.5), (-0.25, 0.5)] {
+            let (m, beta) = (0.25, -1.0);
+            let layers = [scale_layer(k_lo, k_hi, m, beta)];
+            for (l, u) in [
+                (-1.0, 2.0),
+                (0.5, 2.0),
+                (-2.0, 0.0),
+                (-1.0, 0.25),
+                (0.25, 0.25),
+            ] {
+                let bb = BoxBounds::new(&layers, vec![q(l)], vec![q(u)], &[]);
+                // k (x - m) + beta is bilinear in (k, x): its extremes over
+                // the rectangle are at the corners.
+                let corners: Vec<Q> = [(k_lo, l), (k_lo, u), (k_hi, l), (k_hi, u)]
+                    .iter()
+                    .map(|&(k, x)| &(&q(k) * &(&q(x) - &q(m))) + &q(beta))
+                    .collect();
+                let (vl, vu) = &bb.values[1];
+                for c in &corners {
+                    assert!(vl[0] <= *c && *c <= vu[0], "interval bounds miss a corner");
+                }
+                for lam in [1.0, -1.0, 3.0, -0.5] {
+                    let bound = bb.backward(1, vec![q(lam)]);
+                    let min = corners.iter().map(|c| &q(lam) * c).min().unwrap();
+                    // Sound, and loose by at most the error term's range,
+                    // |λ| (hi - lo) max(|l - m|, |u - m|).
+                    assert!(bound <= min, "[{l}, {u}] λ {lam}: {bound:?} > {min:?}");
+                    let spread = q((k_hi - k_lo) * lam.abs() * (l - m).abs().max((u - m).abs()));
+                    assert!(&min - &bound <= spread, "[{l}, {u}] λ {lam}: too loose");
+                    // With lo > 0 the slope lo and the error term together
+                    // give the corner value exactly (no rounding at these
+                    // sizes).
+                    if k_lo > 0.0 {
+                        assert_eq!(
+                            bound, min,
+                            "k in [{k_lo}, {k_hi}], x in [{l}, {u}], λ {lam}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn an_affine_output_after_a_scale_is_tightened() {
+        // Scale by 1, then z = x - x through two affine layers: the interval
+        // bounds of z are [-2, 2], back-substitution gives [0, 0]. Only the
+        // second affine layer feeds a non-linear layer, after a Scale.
+        for last in [ExactLayer::Relu, scale_layer(1.0, 1.0, 0.0, 0.0)] {
+            let layers = [
+                scale_layer(1.0, 1.0, 0.0, 0.0),
+                ExactLayer::Affine {
+                    w: vec![vec![Q::one()], vec![-&Q::one()]],
+                    b: vec![Q::zero(), Q::zero()],
+                },
+                ExactLayer::Affine {
+                    w: vec![vec![Q::one(), Q::one()]],
+                    b: vec![Q::zero()],
+                },
+                last,
+            ];
+            let bb = BoxBounds::new(&layers, vec![q(-1.0)], vec![q(1.0)], &[]);
+            assert_eq!(bb.values[2], (vec![q(-1.0), q(-1.0)], vec![q(1.0), q(1.0)]));
+            assert_eq!(bb.values[3], (vec![Q::zero()], vec![Q::zero()]));
+        }
+    }
 }
