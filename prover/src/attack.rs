@@ -245,11 +245,24 @@ impl SearchBox {
 fn checked_output_dim(net: &Network) -> Option<usize> {
     let mut width = net.input_dim;
     for layer in &net.layers {
-        if let Layer::Linear { w, b } = layer {
-            if w.ncols() != width || b.len() != w.nrows() {
-                return None;
+        match layer {
+            Layer::Linear { w, b } => {
+                if w.ncols() != width || b.len() != w.nrows() {
+                    return None;
+                }
+                width = w.nrows();
             }
-            width = w.nrows();
+            Layer::BatchNorm {
+                k_lo,
+                k_hi,
+                mean,
+                beta,
+            } => {
+                if [k_lo.len(), k_hi.len(), mean.len(), beta.len()] != [width; 4] {
+                    return None;
+                }
+            }
+            Layer::Relu | Layer::Sigmoid | Layer::Tanh => {}
         }
     }
     Some(width)
@@ -617,6 +630,11 @@ fn apply(v: Array2<f64>, layer: &Layer) -> Array2<f64> {
         Layer::Relu => v.mapv_into(|t| t.max(0.0)),
         Layer::Sigmoid => v.mapv_into(sigmoid),
         Layer::Tanh => v.mapv_into(f64::tanh),
+        // The lower end of the factor's enclosure: a candidate is re-checked
+        // exactly before it is reported, so this needs no soundness.
+        Layer::BatchNorm {
+            k_lo, mean, beta, ..
+        } => (v - mean) * k_lo + beta,
     }
 }
 
@@ -634,6 +652,7 @@ fn input_gradient(net: &Network, trace: &[Array2<f64>], mut g: Array2<f64>) -> A
             }),
             Layer::Sigmoid => g.zip_mut_with(out, |gv, &s| *gv *= s * (1.0 - s)),
             Layer::Tanh => g.zip_mut_with(out, |gv, &t| *gv *= 1.0 - t * t),
+            Layer::BatchNorm { k_lo, .. } => g *= k_lo,
         }
     }
     g

@@ -1023,7 +1023,8 @@ fn bound_chunks(
 /// An upper bound on the sensitivity of `c·y` to every input over box `row`
 /// of a batch (no soundness role; it steers splitting), for a non-negative
 /// `g` = `|c|`: `g` propagated back through `|W|`, zeroing neurons that are
-/// surely inactive and scaling S-shaped ones by their largest slope.
+/// surely inactive and scaling S-shaped and BatchNorm ones by their largest
+/// slope.
 /// `at_relu(j, g)` sees, at every ReLU layer `j` on the way, the sensitivity
 /// to that layer's outputs.
 fn sensitivity(
@@ -1058,6 +1059,11 @@ fn sensitivity(
             }
             crate::Layer::Sigmoid => g.iter_mut().for_each(|v| *v *= 0.25),
             crate::Layer::Tanh => {}
+            crate::Layer::BatchNorm { k_lo, k_hi, .. } => {
+                for ((gt, lo), hi) in g.iter_mut().zip(k_lo).zip(k_hi) {
+                    *gt *= lo.abs().max(hi.abs());
+                }
+            }
         }
     }
     g

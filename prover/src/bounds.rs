@@ -31,6 +31,12 @@
 //!   the inflection point) get an intercept margin of
 //!   `S_MARGIN · (1 + |slope| M + |intercept|)`, far above the few-ulp
 //!   errors of `exp`/`tanh` and of the line arithmetic.
+//! - BatchNorm `y = k (x - m) + β` with the exact factor `k` only enclosed,
+//!   `k ∈ [k_lo, k_hi]`: both lines have the slope `k_lo` and
+//!   `y = k_lo x + (β - k_lo m) + (k - k_lo)(x - m)`, where the last term lies
+//!   in `[d min(l - m, 0), d max(u - m, 0)]` for `x ∈ [l, u]` and any
+//!   `d >= k_hi - k_lo`; the intercepts take those ends, and the rounding of
+//!   `β - k_lo m` and of the sums is paid for with a margin.
 //!
 //! Any NaN or infinity makes a bound `-inf`/`+inf`, which proves nothing.
 
@@ -314,6 +320,24 @@ fn interval_activation(prev: &ValueBounds, act: &Layer) -> ValueBounds {
             lower: prev.lower.mapv(|v| s_lower(v.tanh(), -1.0)),
             upper: prev.upper.mapv(|v| s_upper(v.tanh(), 1.0)),
         },
+        Layer::BatchNorm { .. } => {
+            // The minimum and maximum of the relaxation lines over [l, u].
+            let mut lower = prev.lower.clone();
+            let mut upper = prev.upper.clone();
+            for ((bi, t), lo) in lower.indexed_iter_mut() {
+                let (l, u) = (prev.lower[[bi, t]], prev.upper[[bi, t]]);
+                let (down, up) = act_lines(act, t, l, u);
+                let at = |line: &Line, x: f64| {
+                    let p = line.slope * x;
+                    (p + line.intercept, U * p.abs())
+                };
+                let (v, e) = at(&down, if down.slope >= 0.0 { l } else { u });
+                *lo = finish_lower(v, e + U * v.abs());
+                let (v, e) = at(&up, if up.slope >= 0.0 { u } else { l });
+                upper[[bi, t]] = finish_upper(v, e + U * v.abs());
+            }
+            ValueBounds { lower, upper }
+        }
         Layer::Linear { .. } => unreachable!("interval_activation is called on activations only"),
     }
 }
@@ -477,6 +501,54 @@ fn s_lines(
     (lower, upper)
 }
 
+/// The BatchNorm relaxation of neuron `t` on `[l, u]` (see the module
+/// documentation): `y = k (x - m) + β`, `k ∈ [k_lo, k_hi]`.
+fn batchnorm_lines(k_lo: f64, k_hi: f64, m: f64, beta: f64, l: f64, u: f64) -> (Line, Line) {
+    let p = k_lo * m;
+    let base = beta - p;
+    // |fl(β - fl(k_lo m)) - (β - k_lo m)| <= u |p| + u |base| (to first
+    // order; SLACK_INFLATE and the 2 cover the rest).
+    let base_err = 2.0 * U * (p.abs() + base.abs());
+    // d >= k_hi - k_lo; the products below are rounded the safe way.
+    let d = (k_hi - k_lo).next_up();
+    let (below, above) = if k_hi == k_lo {
+        (0.0, 0.0)
+    } else {
+        (
+            (d * (l - m).next_down().min(0.0)).next_down(),
+            (d * (u - m).next_up().max(0.0)).next_up(),
+        )
+    };
+    let (lo_sum, hi_sum) = (base + below, base + above);
+    (
+        Line {
+            slope: k_lo,
+            intercept: finish_lower(lo_sum, base_err + U * lo_sum.abs()),
+        },
+        Line {
+            slope: k_lo,
+            intercept: finish_upper(hi_sum, base_err + U * hi_sum.abs()),
+        },
+    )
+}
+
+/// The relaxation of neuron `t` of activation layer `act` on `[l, u]`:
+/// (lower line, upper line).
+fn act_lines(act: &Layer, t: usize, l: f64, u: f64) -> (Line, Line) {
+    match act {
+        Layer::Relu => relu_lines(l, u),
+        Layer::Sigmoid => s_lines(sigmoid, dsigmoid, l, u, 0.0, 1.0),
+        Layer::Tanh => s_lines(f64::tanh, dtanh, l, u, -1.0, 1.0),
+        Layer::BatchNorm {
+            k_lo,
+            k_hi,
+            mean,
+            beta,
+        } => batchnorm_lines(k_lo[t], k_hi[t], mean[t], beta[t], l, u),
+        Layer::Linear { .. } => unreachable!("act_lines is called on activations only"),
+    }
+}
+
 fn dsigmoid(x: f64) -> f64 {
     let s = sigmoid(x);
     s * (1.0 - s)
@@ -557,11 +629,7 @@ fn crown_backward(
                 for bi in 0..batch {
                     for t in 0..n {
                         let (l, u) = (pre.lower[[bi, t]], pre.upper[[bi, t]]);
-                        let (lo, up) = match act {
-                            Layer::Relu => relu_lines(l, u),
-                            Layer::Sigmoid => s_lines(sigmoid, dsigmoid, l, u, 0.0, 1.0),
-                            _ => s_lines(f64::tanh, dtanh, l, u, -1.0, 1.0),
-                        };
+                        let (lo, up) = act_lines(act, t, l, u);
                         let mag = l.abs().max(u.abs());
                         let weight = |slope: f64| {
                             if slope == 0.0 || slope == 1.0 {
@@ -825,11 +893,7 @@ fn line_for(
     r: usize,
     t: usize,
 ) -> (f64, f64) {
-    let (lo, up) = match layer {
-        Layer::Relu => relu_lines(l, u),
-        Layer::Sigmoid => s_lines(sigmoid, dsigmoid, l, u, 0.0, 1.0),
-        _ => s_lines(f64::tanh, dtanh, l, u, -1.0, 1.0),
-    };
+    let (lo, up) = act_lines(layer, t, l, u);
     if lam >= 0.0 {
         match (&alphas[j], layer) {
             (Some(al), Layer::Relu) if l < 0.0 && u > 0.0 => (al[[r, t]], 0.0),
@@ -879,14 +943,49 @@ mod tests {
         pts
     }
 
+    /// `relu_net` with a BatchNorm before its first ReLU, factors enclosed
+    /// in one-ulp intervals (and one exact factor).
+    fn batchnorm_net() -> Network {
+        let mut n = relu_net();
+        let k_lo = arr1(&[0.7, -1.3, 0.45]);
+        let k_hi = arr1(&[0.7f64.next_up(), (-1.3f64).next_up(), 0.45]);
+        n.layers.insert(
+            1,
+            Layer::BatchNorm {
+                k_lo,
+                k_hi,
+                mean: arr1(&[0.25, -0.5, 0.0]),
+                beta: arr1(&[-0.1, 0.3, 0.05]),
+            },
+        );
+        n
+    }
+
+    /// The network with every BatchNorm factor at the top of its enclosure
+    /// (`eval` uses the bottom): both are functions the bounds must contain.
+    fn at_top_of_enclosures(net: &Network) -> Network {
+        let mut n = net.clone();
+        for l in &mut n.layers {
+            if let Layer::BatchNorm { k_lo, k_hi, .. } = l {
+                *k_lo = k_hi.clone();
+            }
+        }
+        n
+    }
+
     #[test]
     fn bounds_contain_sampled_outputs() {
-        for net in [relu_net(), {
-            let mut n = relu_net();
-            n.layers[1] = Layer::Sigmoid;
-            n.layers[3] = Layer::Tanh;
-            n
-        }] {
+        for net in [
+            relu_net(),
+            {
+                let mut n = relu_net();
+                n.layers[1] = Layer::Sigmoid;
+                n.layers[3] = Layer::Tanh;
+                n
+            },
+            batchnorm_net(),
+        ] {
+            let top = at_top_of_enclosures(&net);
             let boxes = [
                 ([-1.0, -1.0], [1.0, 1.0]),
                 ([0.2, -0.3], [0.4, 0.1]),
@@ -901,15 +1000,16 @@ mod tests {
                 let bb = bound_batch(&net, lower.view(), upper.view(), &obj, method);
                 for (bi, (lo, hi)) in boxes.iter().enumerate() {
                     for x in grid(lo, hi, 20) {
-                        let y = net.eval(&x)[0];
-                        assert!(
-                            bb.objective_lower[[bi, 0]] <= y,
-                            "{method:?} box {bi}: lb {} > {y}",
-                            bb.objective_lower[[bi, 0]]
-                        );
-                        assert!(bb.objective_lower[[bi, 1]] <= -y);
-                        let out = &bb.values[net.layers.len()];
-                        assert!(out.lower[[bi, 0]] <= y && y <= out.upper[[bi, 0]]);
+                        for y in [net.eval(&x)[0], top.eval(&x)[0]] {
+                            assert!(
+                                bb.objective_lower[[bi, 0]] <= y,
+                                "{method:?} box {bi}: lb {} > {y}",
+                                bb.objective_lower[[bi, 0]]
+                            );
+                            assert!(bb.objective_lower[[bi, 1]] <= -y);
+                            let out = &bb.values[net.layers.len()];
+                            assert!(out.lower[[bi, 0]] <= y && y <= out.upper[[bi, 0]]);
+                        }
                     }
                 }
             }
@@ -1007,6 +1107,22 @@ mod tests {
         let y = net.eval(&x)[0];
         assert!(bb.objective_lower[[0, 0]] <= y && y - bb.objective_lower[[0, 0]] < 1e-12);
         assert!(-bb.objective_lower[[0, 1]] >= y && -bb.objective_lower[[0, 1]] - y < 1e-12);
+    }
+
+    #[test]
+    fn batchnorm_point_boxes_are_nearly_exact() {
+        // The enclosure costs about an ulp of each factor, no more.
+        let net = batchnorm_net();
+        let x = [0.3, -0.7];
+        let obj = Objectives {
+            rows: arr2(&[[1.0], [-1.0]]),
+        };
+        let point = arr2(&[x]);
+        let bb = bound_batch(&net, point.view(), point.view(), &obj, Method::Crown);
+        for y in [net.eval(&x)[0], at_top_of_enclosures(&net).eval(&x)[0]] {
+            assert!(bb.objective_lower[[0, 0]] <= y && y - bb.objective_lower[[0, 0]] < 1e-12);
+            assert!(-bb.objective_lower[[0, 1]] >= y && -bb.objective_lower[[0, 1]] - y < 1e-12);
+        }
     }
 
     #[test]

@@ -3,8 +3,11 @@
 //!
 //! Lowering is exact: every coefficient of a [`Layer::Linear`] is a float32
 //! weight of the graph (or 0, 1, or the negation of one), held in an `f64`
-//! without rounding. Ops whose lowering would round (division by a constant
-//! that is not a power of two, BatchNorm's square root) are refused with a
+//! without rounding. BatchNorm's factor `scale / sqrt(var + eps)` is
+//! irrational in general; it becomes a [`Layer::BatchNorm`] that holds an
+//! exactly verified f64 enclosure of each factor, and every bound treats the
+//! factor as an unknown inside it. Ops whose lowering would round otherwise
+//! (division by a constant that is not a power of two) are refused with a
 //! reason, so the prover never reasons about a network other than the one it
 //! was given.
 
@@ -22,12 +25,87 @@ pub enum Layer {
     Relu,
     Sigmoid,
     Tanh,
+    /// Inference-mode BatchNorm, element-wise on the flat vector:
+    /// `y_t = k_t (x_t - mean_t) + beta_t`, where the exact factor `k_t`
+    /// (`scale / sqrt(var + eps)` of the element's channel) is known to lie
+    /// in `[k_lo_t, k_hi_t]` (checked in exact arithmetic, see
+    /// [`batchnorm_factor_enclosure`]); `mean` and `beta` are float32
+    /// values, exact. `k_lo == k_hi` when the factor is exactly an f64.
+    BatchNorm {
+        k_lo: Array1<f64>,
+        k_hi: Array1<f64>,
+        mean: Array1<f64>,
+        beta: Array1<f64>,
+    },
 }
 
 impl Layer {
+    /// Whether the layer is an exact affine map (bounds pass through it
+    /// without a relaxation). A [`Layer::BatchNorm`] is affine for a fixed
+    /// factor, but its factor is only enclosed, so it is relaxed like an
+    /// activation.
     pub fn is_linear(&self) -> bool {
         matches!(self, Layer::Linear { .. })
     }
+}
+
+/// An f64 enclosure `[lo, hi]` of BatchNorm's factor `scale / sqrt(var +
+/// eps)` (the float32 values taken as exact rationals), each end checked in
+/// exact rational arithmetic: for `scale > 0`, `lo <= k` iff `lo <= 0` or
+/// `lo² (var + eps) <= scale²`, and `k <= hi` iff `hi > 0` and `hi² (var +
+/// eps) >= scale²`; a negative scale mirrors the positive case. Usually one
+/// or two ulps wide; `lo == hi` when the factor is exactly that f64. `None`
+/// when `var + eps <= 0` or a value is not finite.
+pub fn batchnorm_factor_enclosure(scale: f32, var: f32, eps: f32) -> Option<(f64, f64)> {
+    use num_rational::BigRational;
+    use num_traits::{Signed, Zero};
+    let rat = |v: f32| BigRational::from_float(v);
+    let (g, v) = (rat(scale)?, rat(var)? + rat(eps)?);
+    if !v.is_positive() {
+        return None;
+    }
+    if g.is_zero() {
+        return Some((0.0, 0.0));
+    }
+    let g2 = &g * &g;
+    // For |scale|: lo below the factor, hi above it.
+    let below = |x: f64| {
+        x <= 0.0 || {
+            let q = BigRational::from_float(x).unwrap_or_default();
+            &q * &q * &v <= g2
+        }
+    };
+    let above = |x: f64| {
+        x > 0.0 && {
+            let q = BigRational::from_float(x).unwrap_or_default();
+            &q * &q * &v >= g2
+        }
+    };
+    let approx = f64::from(scale).abs() / (f64::from(var) + f64::from(eps)).sqrt();
+    if !approx.is_finite() {
+        return None;
+    }
+    let (mut lo, mut hi) = (approx, approx);
+    for _ in 0..64 {
+        if below(lo) {
+            break;
+        }
+        lo = lo.next_down();
+    }
+    for _ in 0..64 {
+        if above(hi) {
+            break;
+        }
+        hi = hi.next_up();
+    }
+    if !(below(lo) && above(hi) && hi.is_finite()) {
+        return None;
+    }
+    Some(if g.is_negative() {
+        (-hi, -lo)
+    } else {
+        (lo, hi)
+    })
 }
 
 /// A feed-forward network on flat vectors, exactly the function of the graph
@@ -84,6 +162,7 @@ impl Network {
                     Op::Relu
                         | Op::Sigmoid
                         | Op::Tanh
+                        | Op::BatchNorm { .. }
                         | Op::Identity
                         | Op::Flatten { .. }
                         | Op::Reshape { .. }
@@ -116,7 +195,8 @@ impl Network {
                     layers.push(Layer::Linear { w, b });
                 }
                 Op::Add { c } | Op::Sub { c } | Op::Mul { c } | Op::Div { c } => {
-                    let out = broadcast_shapes(in_shape, c.shape()).ok_or_else(|| fail("shapes do not broadcast".into()))?;
+                    let out = broadcast_shapes(in_shape, c.shape())
+                        .ok_or_else(|| fail("shapes do not broadcast".into()))?;
                     let src = broadcast_index(in_shape, &out);
                     let cst = broadcast_index(c.shape(), &out);
                     let cv: Vec<f32> = c.iter().copied().collect();
@@ -166,13 +246,23 @@ impl Network {
                                         let ic = g * cg + icg;
                                         for ky in 0..kh {
                                             for kx in 0..kw {
-                                                let iy = (oy * strides[0] + ky * dilations[0]) as isize - pads[0] as isize;
-                                                let ix = (ox * strides[1] + kx * dilations[1]) as isize - pads[1] as isize;
-                                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                                let iy = (oy * strides[0] + ky * dilations[0])
+                                                    as isize
+                                                    - pads[0] as isize;
+                                                let ix = (ox * strides[1] + kx * dilations[1])
+                                                    as isize
+                                                    - pads[1] as isize;
+                                                if iy < 0
+                                                    || ix < 0
+                                                    || iy >= h as isize
+                                                    || ix >= wd as isize
+                                                {
                                                     continue;
                                                 }
-                                                let col = ((img * c + ic) * h + iy as usize) * wd + ix as usize;
-                                                w[[row, col]] += f64::from(weight[[oc, icg, ky, kx]]);
+                                                let col = ((img * c + ic) * h + iy as usize) * wd
+                                                    + ix as usize;
+                                                w[[row, col]] +=
+                                                    f64::from(weight[[oc, icg, ky, kx]]);
                                             }
                                         }
                                     }
@@ -200,12 +290,20 @@ impl Network {
                                     for kx in 0..kernel[1] {
                                         let iy = (oy * strides[0] + ky) as isize - pads[0] as isize;
                                         let ix = (ox * strides[1] + kx) as isize - pads[1] as isize;
-                                        if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < wd {
+                                        if iy >= 0
+                                            && ix >= 0
+                                            && (iy as usize) < h
+                                            && (ix as usize) < wd
+                                        {
                                             cells.push((nc * h + iy as usize) * wd + ix as usize);
                                         }
                                     }
                                 }
-                                let count = if *count_include_pad { kernel[0] * kernel[1] } else { cells.len() };
+                                let count = if *count_include_pad {
+                                    kernel[0] * kernel[1]
+                                } else {
+                                    cells.len()
+                                };
                                 if count == 0 {
                                     continue;
                                 }
@@ -220,13 +318,44 @@ impl Network {
                             }
                         }
                     }
-                    layers.push(Layer::Linear { w, b: Array1::zeros(n_out) });
+                    layers.push(Layer::Linear {
+                        w,
+                        b: Array1::zeros(n_out),
+                    });
                 }
-                Op::BatchNorm { .. } => {
-                    return Err(fail(
-                        "BatchNorm involves a square root that is not exact; fold it into the previous layer before verifying"
-                            .into(),
-                    ))
+                Op::BatchNorm {
+                    scale,
+                    bias,
+                    mean,
+                    var,
+                    epsilon,
+                } => {
+                    // Channel axis 1 of [N, C, rest...]: flat element e is in
+                    // channel (e / inner) % C.
+                    let channels = in_shape.get(1).copied().unwrap_or(0);
+                    let inner: usize = in_shape.iter().skip(2).product();
+                    if channels == 0 || scale.len() != channels {
+                        return Err(fail(format!(
+                            "BatchNorm has {} channels, its input {in_shape:?}",
+                            scale.len()
+                        )));
+                    }
+                    let mut factors = Vec::with_capacity(channels);
+                    for ch in 0..channels {
+                        factors.push(batchnorm_factor_enclosure(scale[ch], var[ch], *epsilon).ok_or_else(|| {
+                            fail(format!(
+                                "channel {ch}: scale {} / sqrt(var {} + epsilon {epsilon}) is not a finite number",
+                                scale[ch], var[ch]
+                            ))
+                        })?);
+                    }
+                    let channel = |e: usize| (e / inner.max(1)) % channels;
+                    layers.push(Layer::BatchNorm {
+                        k_lo: Array1::from_shape_fn(n_in, |e| factors[channel(e)].0),
+                        k_hi: Array1::from_shape_fn(n_in, |e| factors[channel(e)].1),
+                        mean: Array1::from_shape_fn(n_in, |e| f64::from(mean[channel(e)])),
+                        beta: Array1::from_shape_fn(n_in, |e| f64::from(bias[channel(e)])),
+                    });
                 }
                 Op::MaxPool { .. } | Op::Softmax { .. } => {
                     return Err(fail("the prover does not support this op yet".into()))
@@ -273,6 +402,9 @@ impl Network {
                 Layer::Relu => v.mapv(|t| t.max(0.0)),
                 Layer::Sigmoid => v.mapv(sigmoid),
                 Layer::Tanh => v.mapv(f64::tanh),
+                Layer::BatchNorm {
+                    k_lo, mean, beta, ..
+                } => (v - mean) * k_lo + beta,
             };
         }
         v.to_vec()
@@ -356,6 +488,17 @@ mod tests {
             0,
         );
         v = b.push(
+            "bn",
+            Op::BatchNorm {
+                scale: arr1(&[0.7, -1.3]),
+                bias: arr1(&[0.25, -0.1]),
+                mean: arr1(&[0.3, -0.2]),
+                var: arr1(&[2.0, 0.5]),
+                epsilon: 1e-5,
+            },
+            v,
+        );
+        v = b.push(
             "sub",
             Op::Sub {
                 c: arr1(&[0.5f32]).into_dyn(),
@@ -399,6 +542,42 @@ mod tests {
             assert!((a - b).abs() < 1e-12, "{got:?} vs {want}");
         }
         assert_eq!(net.output_dim(), 3);
+    }
+
+    #[test]
+    fn batchnorm_factor_enclosures_are_exact_and_tight() {
+        use num_rational::BigRational;
+        let q = |v: f64| BigRational::from_float(v).unwrap();
+        for (scale, var, eps) in [
+            (0.7f32, 2.0f32, 1e-5f32),
+            (-0.7, 2.0, 1e-5),
+            (1.0, 3.0, 0.0),
+            (3.5, 1e-6, 1e-3),
+            (1e-20, 7.0, 0.5),
+        ] {
+            let (lo, hi) = batchnorm_factor_enclosure(scale, var, eps).unwrap();
+            let g = BigRational::from_float(scale).unwrap();
+            let v = BigRational::from_float(var).unwrap() + BigRational::from_float(eps).unwrap();
+            // k = g / sqrt(v) lies in [lo, hi] iff, on the side of g's sign,
+            // lo² v <= g² <= hi² v (both ends with g's sign).
+            assert!(
+                lo <= hi && lo.signum() == hi.signum() && lo.signum() == f64::from(scale).signum()
+            );
+            let (a, b) = if scale > 0.0 { (lo, hi) } else { (-hi, -lo) };
+            assert!(q(a) * q(a) * &v <= &g * &g && &g * &g <= q(b) * q(b) * &v);
+            assert!(
+                b.next_down().next_down() <= a,
+                "[{lo}, {hi}] is wider than 2 ulps"
+            );
+        }
+        // sqrt(4) = 2 exactly: the factor is an f64, the enclosure a point.
+        assert_eq!(
+            batchnorm_factor_enclosure(3.0, 3.75, 0.25),
+            Some((1.5, 1.5))
+        );
+        assert_eq!(batchnorm_factor_enclosure(0.0, 2.0, 0.0), Some((0.0, 0.0)));
+        assert_eq!(batchnorm_factor_enclosure(1.0, -1.0, 0.5), None);
+        assert_eq!(batchnorm_factor_enclosure(1.0, 0.0, 0.0), None);
     }
 
     #[test]

@@ -29,6 +29,18 @@
 //! Sigmoid and Tanh are not piecewise linear; [`solve`] answers
 //! [`SmtOutcome::Unknown`] for them (see [`REASON_S_SHAPED`]).
 //!
+//! A BatchNorm `a = k (z - m) + β` whose factor `k` is only enclosed,
+//! `k ∈ [k_lo, k_hi]` (see [`Layer::BatchNorm`]), is encoded by what the
+//! enclosure implies: with bounds `l <= z <= h`, the two inequalities
+//! `k_lo (z - m) + d min(l - m, 0) <= a - β <= k_lo (z - m) + d max(h - m, 0)`,
+//! `d = k_hi - k_lo` (no case split); without bounds,
+//! `(z >= m and k_lo (z - m) <= a - β <= k_hi (z - m)) or
+//! (z <= m and k_hi (z - m) <= a - β <= k_lo (z - m))`. Every point of the network
+//! satisfies it, so `unsat` is still a proof; a `sat` point may miss the
+//! property by the enclosure's width (an ulp or two of `k`), which the
+//! caller's exact re-check of every point catches. A factor that is exactly
+//! an f64 (`k_lo == k_hi`) is encoded as the equality.
+//!
 //! ```
 //! use axiom_prover::network::{Layer, Network};
 //! use axiom_prover::smt::{solve, SmtOutcome, SmtQuery};
@@ -198,6 +210,13 @@ pub fn to_smtlib(query: &SmtQuery) -> String {
              ; `unsat` proves the sub-problem, `sat` is not a counterexample\n",
         );
     }
+    if encoding.enclosed {
+        out.push_str(
+            "; BatchNorm factors scale / sqrt(var + eps) are irrational: each is encoded by an\n\
+             ; exactly checked enclosure [k_lo, k_hi]; `unsat` proves the sub-problem, a `sat`\n\
+             ; point must be re-checked\n",
+        );
+    }
     let inputs: Vec<&str> = encoding
         .inputs
         .iter()
@@ -288,6 +307,8 @@ struct Encoding {
     assertions: Vec<Formula>,
     /// Whether S-shaped activations were replaced by their range.
     relaxed: bool,
+    /// Whether some BatchNorm factor is only enclosed.
+    enclosed: bool,
     fixed_active: usize,
     fixed_inactive: usize,
     split: usize,
@@ -326,6 +347,7 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
         outputs: Vec::new(),
         assertions: Vec::new(),
         relaxed: false,
+        enclosed: false,
         fixed_active: 0,
         fixed_inactive: 0,
         split: 0,
@@ -432,6 +454,103 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                                 .push(Formula::var_rel(a, Rel::Le, exact(1.0)));
                         }
                     }
+                }
+                cur = next;
+                bounds = next_bounds;
+            }
+            Layer::BatchNorm {
+                k_lo,
+                k_hi,
+                mean,
+                beta,
+            } => {
+                if [k_lo.len(), k_hi.len(), mean.len(), beta.len()] != [cur.len(); 4] {
+                    return Err(format!(
+                        "BatchNorm layer {k} does not have one factor, mean and bias per value of its {} inputs",
+                        cur.len()
+                    ));
+                }
+                let params = k_lo.iter().chain(k_hi).chain(mean).chain(beta);
+                if params.copied().any(|v| !v.is_finite())
+                    || k_lo.iter().zip(k_hi).any(|(l, h)| l > h)
+                {
+                    return Err(format!("BatchNorm layer {k} has a factor or constant that is not finite, or an empty enclosure"));
+                }
+                tighten(&mut bounds, query.relu_bounds.and_then(|rb| rb.get(k)));
+                let mut next = Vec::with_capacity(cur.len());
+                let mut next_bounds = Vec::with_capacity(cur.len());
+                for (j, (&z, &(lo, hi))) in cur.iter().zip(&bounds).enumerate() {
+                    let a = enc.names.len();
+                    enc.names.push(format!("n{k}_{j}"));
+                    next.push(a);
+                    if let Some(lo) = lo {
+                        enc.assertions.push(Formula::var_rel(z, Rel::Ge, exact(lo)));
+                    }
+                    if let Some(hi) = hi {
+                        enc.assertions.push(Formula::var_rel(z, Rel::Le, exact(hi)));
+                    }
+                    let (kl, kh, m, b) = (
+                        exact(k_lo[j]),
+                        exact(k_hi[j]),
+                        exact(mean[j]),
+                        exact(beta[j]),
+                    );
+                    // k (z - m) + b as a linear term, for one end k of the enclosure.
+                    let line = |k: &BigRational| Lin {
+                        terms: vec![(k.clone(), z)],
+                        constant: &b - k * &m,
+                    };
+                    if kl == kh {
+                        enc.assertions
+                            .push(Formula::Atom(Lin::var(a), Rel::Eq, line(&kl)));
+                    } else if let (Some(l), Some(h)) = (lo, hi) {
+                        // With z in [l, h]: a = k_lo (z - m) + b + (k - k_lo)(z - m),
+                        // the last term in [d min(l - m, 0), d max(h - m, 0)],
+                        // d = k_hi - k_lo. Two inequalities, no case split.
+                        enc.enclosed = true;
+                        let d = &kh - &kl;
+                        let zero = BigRational::zero();
+                        let below = &d * (exact(l) - &m).min(zero.clone());
+                        let above = &d * (exact(h) - &m).max(zero);
+                        let mut low = line(&kl);
+                        low.constant += below;
+                        let mut high = line(&kl);
+                        high.constant += above;
+                        enc.assertions
+                            .push(Formula::Atom(Lin::var(a), Rel::Ge, low));
+                        enc.assertions
+                            .push(Formula::Atom(Lin::var(a), Rel::Le, high));
+                    } else {
+                        enc.enclosed = true;
+                        let between = |ge: &BigRational, le: &BigRational, side: Rel| {
+                            Formula::And(vec![
+                                Formula::Atom(Lin::var(z), side, Lin::constant(m.clone())),
+                                Formula::Atom(Lin::var(a), Rel::Ge, line(ge)),
+                                Formula::Atom(Lin::var(a), Rel::Le, line(le)),
+                            ])
+                        };
+                        let above = between(&kl, &kh, Rel::Ge);
+                        let below = between(&kh, &kl, Rel::Le);
+                        enc.assertions.push(match (lo, hi) {
+                            (Some(l), _) if exact(l) >= m => above,
+                            (_, Some(h)) if exact(h) <= m => below,
+                            _ => Formula::Or(vec![above, below]),
+                        });
+                    }
+                    // Interval bounds of k (z - m) + b over both ends of k.
+                    next_bounds.push(match (lo, hi) {
+                        (Some(l), Some(h)) => {
+                            let (sl, sh) = (exact(l) - &m, exact(h) - &m);
+                            let ends = [&kl * &sl, &kl * &sh, &kh * &sl, &kh * &sh];
+                            let min = ends.iter().min().map(|v| v + &b);
+                            let max = ends.iter().max().map(|v| v + &b);
+                            (
+                                min.map(|q| rational_down(&q)).and_then(finite),
+                                max.map(|q| rational_up(&q)).and_then(finite),
+                            )
+                        }
+                        _ => (None, None),
+                    });
                 }
                 cur = next;
                 bounds = next_bounds;

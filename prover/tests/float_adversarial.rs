@@ -169,3 +169,164 @@ fn thresholds_at_and_near_the_true_maximum() {
     // At 1e-7 and above the engine must decide; it may give up only closer.
     assert!(right >= 3 * 8, "too few decided: {right}");
 }
+
+/// `[lo, hi]` around `scale / sqrt(var + eps)` (the f32 values exact), about
+/// 2^-200 relative wide, from an integer square root.
+fn factor_enclosure(scale: f32, var: f32, eps: f32) -> (Rational, Rational) {
+    use num_bigint::BigInt;
+    let v = exact(var) + exact(eps);
+    let (p, q) = (v.numer().clone(), v.denom().clone());
+    let n: BigInt = BigInt::from(1u8) << 200u32;
+    // r <= sqrt(p q) n < r + 1, so sqrt(v) = sqrt(p q) / q is in
+    // [r / (n q), (r + 1) / (n q)].
+    let r = (&p * &q * &n * &n).sqrt();
+    let g = exact(scale);
+    assert!(g > Rational::zero());
+    let nq = Rational::from_integer(&n * &q);
+    (
+        &g * &nq / Rational::from_integer(&r + 1),
+        &g * &nq / Rational::from_integer(r),
+    )
+}
+
+/// `t` rounded to 40 decimals, up or down (VNN-LIB takes decimals).
+fn decimal(t: &Rational, up: bool) -> Rational {
+    let scale = Rational::from_integer(num_traits::pow(num_bigint::BigInt::from(10), 40));
+    let scaled = t * &scale;
+    let r = if up { scaled.ceil() } else { scaled.floor() };
+    r / scale
+}
+
+/// Thresholds within 1e-7 down to 2^-60 of the true maximum of monotone
+/// networks with a BatchNorm (positive, irrational factors) before every
+/// ReLU. The prover knows each factor only to about an ulp; it must answer
+/// correctly or `unknown`, never wrong.
+#[test]
+fn batchnorm_thresholds_near_the_true_maximum() {
+    let options = VerifyOptions {
+        timeout: Some(Duration::from_secs(2)),
+        ..Default::default()
+    };
+    let mut right = 0;
+    let mut unknown = 0;
+    for (seed, n_in, widths) in [(4u64, 2usize, vec![6usize, 6, 1]), (5, 3, vec![8, 8, 1])] {
+        let net = monotone_net(seed, n_in, &widths);
+        // Rebuild the graph with a BatchNorm after every hidden Gemm.
+        let mut b = GraphBuilder::new("monotone-bn", "x", vec![1, n_in]);
+        let mut v = b.input();
+        let mut bns = Vec::new();
+        for (i, (w, bias)) in net.layers.iter().enumerate() {
+            v = b.push(
+                format!("fc{i}"),
+                Op::Gemm {
+                    weight: w.clone(),
+                    bias: Some(bias.clone()),
+                },
+                v,
+            );
+            if i + 1 < net.layers.len() {
+                let c = w.nrows();
+                let scale: Array1<f32> = (0..c).map(|j| 0.5 + (j % 5) as f32 / 8.0).collect();
+                let mean: Array1<f32> = (0..c).map(|j| (j % 3) as f32 / 4.0 - 0.25).collect();
+                let beta: Array1<f32> = (0..c).map(|j| (j % 4) as f32 / 8.0 - 0.125).collect();
+                let var: Array1<f32> = (0..c).map(|j| 0.3 + (j % 7) as f32 / 10.0).collect();
+                let eps = 1e-5f32;
+                let factors: Vec<(Rational, Rational)> = (0..c)
+                    .map(|j| factor_enclosure(scale[j], var[j], eps))
+                    .collect();
+                bns.push((factors, mean.clone(), beta.clone()));
+                v = b.push(
+                    format!("bn{i}"),
+                    Op::BatchNorm {
+                        scale,
+                        bias: beta,
+                        mean,
+                        var,
+                        epsilon: eps,
+                    },
+                    v,
+                );
+                v = b.push(format!("relu{i}"), Op::Relu, v);
+            }
+        }
+        let graph = b.finish(v).unwrap();
+        // The maximum is at the upper corner (every layer is monotone);
+        // enclose it with interval arithmetic on the factors' enclosures.
+        let corner = vec![BigRational::new(3.into(), 4.into()); n_in];
+        let (mut lo, mut hi) = (corner.clone(), corner);
+        for (i, (w, bias)) in net.layers.iter().enumerate() {
+            let affine = |v: &[Rational]| -> Vec<Rational> {
+                (0..w.nrows())
+                    .map(|r| {
+                        (0..w.ncols()).fold(exact(bias[r]), |acc, c| acc + exact(w[[r, c]]) * &v[c])
+                    })
+                    .collect()
+            };
+            (lo, hi) = (affine(&lo), affine(&hi));
+            if let Some((factors, mean, beta)) = bns.get(i) {
+                for j in 0..lo.len() {
+                    let (sl, sh) = (&lo[j] - exact(mean[j]), &hi[j] - exact(mean[j]));
+                    let (kl, kh) = &factors[j];
+                    let ends = [kl * &sl, kl * &sh, kh * &sl, kh * &sh];
+                    let zero = Rational::zero();
+                    lo[j] = (ends.iter().min().unwrap() + exact(beta[j])).max(zero.clone());
+                    hi[j] = (ends.iter().max().unwrap() + exact(beta[j])).max(zero);
+                }
+            }
+        }
+        let (max_lo, max_hi) = (lo[0].clone(), hi[0].clone());
+        assert!(
+            &max_hi - &max_lo < BigRational::new(1.into(), num_bigint::BigInt::from(1u8) << 120)
+        );
+        for (delta, name) in [
+            (BigRational::new(1.into(), 10_000_000.into()), "1e-7"),
+            (
+                BigRational::new(1.into(), 1_000_000_000_000u64.into()),
+                "1e-12",
+            ),
+            (
+                BigRational::new(1.into(), num_bigint::BigInt::from(1u64) << 60),
+                "2^-60",
+            ),
+        ] {
+            // Below the maximum: reachable; above it: not.
+            for (t, sat) in [
+                (decimal(&(&max_lo - &delta), false), true),
+                (decimal(&(&max_hi + &delta), true), false),
+            ] {
+                for op in [">=", ">"] {
+                    let p = property(n_in, "0.25", "0.75", op, &t);
+                    let report = verify(&graph, &p, &options);
+                    let what = format!(
+                        "net {seed}, Y_0 {op} max {} {name}",
+                        if sat { "-" } else { "+" }
+                    );
+                    match report.verdict {
+                        Verdict::Proved { evidence } => {
+                            assert!(!sat, "{what}: proved, but the corner is a counterexample");
+                            axiom_certs::check::check_proof(&graph, &p, &evidence).unwrap_or_else(
+                                |e| panic!("{what}: the exact checker refuses: {e}"),
+                            );
+                            right += 1;
+                        }
+                        Verdict::Disproved { counterexample } => {
+                            assert!(
+                                sat,
+                                "{what}: disproved, but the maximum is below the threshold"
+                            );
+                            axiom_certs::check::check_counterexample(&graph, &p, &counterexample)
+                                .unwrap_or_else(|e| {
+                                    panic!("{what}: the exact checker refuses: {e}")
+                                });
+                            right += 1;
+                        }
+                        Verdict::Unknown { .. } => unknown += 1,
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("batchnorm: {right} right, {unknown} unknown, 0 wrong");
+    // At 1e-7 the engine must decide all 2 nets x 2 sides x 2 operators.
+    assert!(right >= 2 * 4, "too few decided: {right}");
+}

@@ -122,6 +122,76 @@ fn hand_built_network_unsat_and_sat() {
     }
 }
 
+/// `y = relu((x - 0.5) / sqrt(2) + 0.25)` on `x` in `[-1, 1]`, the
+/// BatchNorm factor `1 / sqrt(2)` enclosed: the maximum is
+/// `0.5 / sqrt(2) + 0.25 = 0.6035533905932737...` at `x = 1`.
+fn batchnorm_net() -> Network {
+    let (lo, hi) = axiom_prover::network::batchnorm_factor_enclosure(1.0, 2.0, 0.0).unwrap();
+    assert!(lo < hi, "1 / sqrt(2) is not an f64");
+    Network {
+        input_dim: 1,
+        layers: vec![
+            Layer::Linear {
+                w: arr2(&[[1.0]]),
+                b: arr1(&[0.0]),
+            },
+            Layer::BatchNorm {
+                k_lo: arr1(&[lo]),
+                k_hi: arr1(&[hi]),
+                mean: arr1(&[0.5]),
+                beta: arr1(&[0.25]),
+            },
+            Layer::Relu,
+        ],
+    }
+}
+
+#[test]
+fn batchnorm_factors_are_encoded_by_their_enclosure() {
+    let net = batchnorm_net();
+    let (lo, hi) = ([-1.0], [1.0]);
+    for unsat in [
+        "(assert (>= Y_0 0.61))",
+        "(assert (>= Y_0 0.6035533906))",
+        "(assert (< Y_0 0))",
+    ] {
+        let p = property(1, 1, unsat);
+        assert_eq!(
+            solve(&query(&net, &lo, &hi, outputs(&p)), None, None),
+            SmtOutcome::Unsat,
+            "{unsat}"
+        );
+    }
+    for (sat, holds) in [
+        (
+            "(assert (>= Y_0 0.6035533905))",
+            (|y: f64| y >= 0.6035533905) as fn(f64) -> bool,
+        ),
+        ("(assert (<= Y_0 0))", |y| y <= 0.0),
+        (
+            "(assert (<= Y_0 0.3))
+(assert (>= Y_0 0.2))",
+            |y| (0.2..=0.3).contains(&y),
+        ),
+    ] {
+        let p = property(1, 1, sat);
+        match solve(&query(&net, &lo, &hi, outputs(&p)), None, None) {
+            SmtOutcome::Sat(x) => {
+                let y = net.eval(&x)[0];
+                assert!(
+                    holds(y) || holds(y + 1e-12) || holds(y - 1e-12),
+                    "{sat}: y({x:?}) = {y}"
+                );
+            }
+            other => panic!("{sat}: expected sat, got {other:?}"),
+        }
+    }
+    let p = property(1, 1, "(assert (>= Y_0 0.61))");
+    let script = to_smtlib(&query(&net, &lo, &hi, outputs(&p)));
+    assert!(script.contains("enclosure"), "{script}");
+    assert_eq!(parse_and_check(&script), "unsat");
+}
+
 #[test]
 fn input_constraints_restrict_the_region() {
     let net = two_relu_net();

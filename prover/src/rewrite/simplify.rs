@@ -660,8 +660,9 @@ fn graph_rules() -> Result<Vec<Rewrite<GraphLang, GraphFacts>>, RewriteError> {
 }
 
 /// Extraction cost, compared in order: the number of ops; the number of
-/// BatchNorms (the prover refuses them, so a BatchNorm turned into a
-/// diagonal Gemm is better at the same size); the number of ops that are not
+/// BatchNorms (the prover knows an irrational BatchNorm factor only to an
+/// enclosure, so a BatchNorm turned exactly into a diagonal Gemm is better at
+/// the same size); the number of ops that are not
 /// the original graph's (so that a rewrite that gains nothing, such as a
 /// commute whose fold was skipped, leaves the graph as it was).
 struct OpCount {
