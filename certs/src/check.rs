@@ -187,16 +187,13 @@ fn dyadic_recip(c: f32) -> Option<Q> {
     (pow2(f64::from(c)) && pow2(r)).then(|| q(r))
 }
 
-/// `1 / count` when it is a dyadic (count a power of two), verified
-/// exactly: `count · (1 / count) = 1`.
+/// `1 / count` when it is a dyadic (count a power of two; as such it is
+/// exact in an f32, below 2^64 < 2^127).
 fn count_recip(count: usize) -> Option<Q> {
     if !count.is_power_of_two() {
         return None;
     }
-    // A power of two below 2^64: `count as f64` and its reciprocal are exact.
-    let c = q(count as f64);
-    let r = q(1.0 / count as f64);
-    (&c * &r == Q::one()).then_some(r)
+    dyadic_recip(count as f32)
 }
 
 /// The most weights one dense layer may hold: the checker builds every

@@ -33,9 +33,8 @@
 //! `k ∈ [k_lo, k_hi]` (see [`Layer::BatchNorm`]), is encoded by what the
 //! enclosure implies: with bounds `l <= z <= h`, the two inequalities
 //! `k_lo (z - m) + d min(l - m, 0) <= a - β <= k_lo (z - m) + d max(h - m, 0)`,
-//! `d = k_hi - k_lo` (no case split); without bounds,
-//! `(z >= m and k_lo (z - m) <= a - β <= k_hi (z - m)) or
-//! (z <= m and k_hi (z - m) <= a - β <= k_lo (z - m))`. Every point of the network
+//! `d = k_hi - k_lo` (no case split); without bounds (they overflowed), `a`
+//! is left free. Every point of the network
 //! satisfies it, so `unsat` is still a proof; a `sat` point may miss the
 //! property by the enclosure's width (an ulp or two of `k`), which the
 //! caller's exact re-check of every point catches. A factor that is exactly
@@ -417,7 +416,27 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                 cur = next;
                 bounds = next_bounds;
             }
-            Layer::Relu | Layer::Sigmoid | Layer::Tanh => {
+            act => {
+                if let Layer::BatchNorm {
+                    k_lo,
+                    k_hi,
+                    mean,
+                    beta,
+                } = act
+                {
+                    if [k_lo.len(), k_hi.len(), mean.len(), beta.len()] != [cur.len(); 4] {
+                        return Err(format!(
+                            "BatchNorm layer {k} does not have one factor, mean and bias per value of its {} inputs",
+                            cur.len()
+                        ));
+                    }
+                    let params = k_lo.iter().chain(k_hi).chain(mean).chain(beta);
+                    if params.copied().any(|v| !v.is_finite())
+                        || k_lo.iter().zip(k_hi).any(|(l, h)| l > h)
+                    {
+                        return Err(format!("BatchNorm layer {k} has a factor or constant that is not finite, or an empty enclosure"));
+                    }
+                }
                 tighten(&mut bounds, query.relu_bounds.and_then(|rb| rb.get(k)));
                 let mut next = Vec::with_capacity(cur.len());
                 let mut next_bounds = Vec::with_capacity(cur.len());
@@ -431,7 +450,7 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                     if let Some(hi) = hi {
                         enc.assertions.push(Formula::var_rel(z, Rel::Le, exact(hi)));
                     }
-                    match layer {
+                    match act {
                         Layer::Relu => {
                             next_bounds.push((
                                 Some(lo.map_or(0.0, |l| l.max(0.0))),
@@ -440,9 +459,19 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                             let f = relu_formula(z, a, lo, hi, &mut enc);
                             enc.assertions.push(f);
                         }
+                        Layer::BatchNorm {
+                            k_lo,
+                            k_hi,
+                            mean,
+                            beta,
+                        } => {
+                            let params = [k_lo[j], k_hi[j], mean[j], beta[j]];
+                            let bound = batchnorm_formula(z, a, (lo, hi), params, &mut enc);
+                            next_bounds.push(bound);
+                        }
                         _ => {
                             enc.relaxed = true;
-                            let floor = if matches!(layer, Layer::Sigmoid) {
+                            let floor = if matches!(act, Layer::Sigmoid) {
                                 0.0
                             } else {
                                 -1.0
@@ -454,103 +483,6 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                                 .push(Formula::var_rel(a, Rel::Le, exact(1.0)));
                         }
                     }
-                }
-                cur = next;
-                bounds = next_bounds;
-            }
-            Layer::BatchNorm {
-                k_lo,
-                k_hi,
-                mean,
-                beta,
-            } => {
-                if [k_lo.len(), k_hi.len(), mean.len(), beta.len()] != [cur.len(); 4] {
-                    return Err(format!(
-                        "BatchNorm layer {k} does not have one factor, mean and bias per value of its {} inputs",
-                        cur.len()
-                    ));
-                }
-                let params = k_lo.iter().chain(k_hi).chain(mean).chain(beta);
-                if params.copied().any(|v| !v.is_finite())
-                    || k_lo.iter().zip(k_hi).any(|(l, h)| l > h)
-                {
-                    return Err(format!("BatchNorm layer {k} has a factor or constant that is not finite, or an empty enclosure"));
-                }
-                tighten(&mut bounds, query.relu_bounds.and_then(|rb| rb.get(k)));
-                let mut next = Vec::with_capacity(cur.len());
-                let mut next_bounds = Vec::with_capacity(cur.len());
-                for (j, (&z, &(lo, hi))) in cur.iter().zip(&bounds).enumerate() {
-                    let a = enc.names.len();
-                    enc.names.push(format!("n{k}_{j}"));
-                    next.push(a);
-                    if let Some(lo) = lo {
-                        enc.assertions.push(Formula::var_rel(z, Rel::Ge, exact(lo)));
-                    }
-                    if let Some(hi) = hi {
-                        enc.assertions.push(Formula::var_rel(z, Rel::Le, exact(hi)));
-                    }
-                    let (kl, kh, m, b) = (
-                        exact(k_lo[j]),
-                        exact(k_hi[j]),
-                        exact(mean[j]),
-                        exact(beta[j]),
-                    );
-                    // k (z - m) + b as a linear term, for one end k of the enclosure.
-                    let line = |k: &BigRational| Lin {
-                        terms: vec![(k.clone(), z)],
-                        constant: &b - k * &m,
-                    };
-                    if kl == kh {
-                        enc.assertions
-                            .push(Formula::Atom(Lin::var(a), Rel::Eq, line(&kl)));
-                    } else if let (Some(l), Some(h)) = (lo, hi) {
-                        // With z in [l, h]: a = k_lo (z - m) + b + (k - k_lo)(z - m),
-                        // the last term in [d min(l - m, 0), d max(h - m, 0)],
-                        // d = k_hi - k_lo. Two inequalities, no case split.
-                        enc.enclosed = true;
-                        let d = &kh - &kl;
-                        let zero = BigRational::zero();
-                        let below = &d * (exact(l) - &m).min(zero.clone());
-                        let above = &d * (exact(h) - &m).max(zero);
-                        let mut low = line(&kl);
-                        low.constant += below;
-                        let mut high = line(&kl);
-                        high.constant += above;
-                        enc.assertions
-                            .push(Formula::Atom(Lin::var(a), Rel::Ge, low));
-                        enc.assertions
-                            .push(Formula::Atom(Lin::var(a), Rel::Le, high));
-                    } else {
-                        enc.enclosed = true;
-                        let between = |ge: &BigRational, le: &BigRational, side: Rel| {
-                            Formula::And(vec![
-                                Formula::Atom(Lin::var(z), side, Lin::constant(m.clone())),
-                                Formula::Atom(Lin::var(a), Rel::Ge, line(ge)),
-                                Formula::Atom(Lin::var(a), Rel::Le, line(le)),
-                            ])
-                        };
-                        let above = between(&kl, &kh, Rel::Ge);
-                        let below = between(&kh, &kl, Rel::Le);
-                        enc.assertions.push(match (lo, hi) {
-                            (Some(l), _) if exact(l) >= m => above,
-                            (_, Some(h)) if exact(h) <= m => below,
-                            _ => Formula::Or(vec![above, below]),
-                        });
-                    }
-                    // Interval bounds of k (z - m) + b over both ends of k.
-                    next_bounds.push(match (lo, hi) {
-                        (Some(l), Some(h)) => {
-                            let (sl, sh) = (exact(l) - &m, exact(h) - &m);
-                            let ends = [&kl * &sl, &kl * &sh, &kh * &sl, &kh * &sh];
-                            let min = ends.iter().min().map(|v| v + &b);
-                            let max = ends.iter().max().map(|v| v + &b);
-                            (
-                                min.map(|q| rational_down(&q)).and_then(finite),
-                                max.map(|q| rational_up(&q)).and_then(finite),
-                            )
-                        }
-                        _ => (None, None),
-                    });
                 }
                 cur = next;
                 bounds = next_bounds;
@@ -579,6 +511,58 @@ fn tighten(bounds: &mut [Bound], given: Option<&(Vec<f64>, Vec<f64>)>) {
             b.1 = Some(b.1.map_or(h, |old| old.min(h)));
         }
     }
+}
+
+/// Asserts what BatchNorm's enclosure implies for its output
+/// `a = k (z - m) + b`, `k` in `[k_lo, k_hi]`, and returns the bounds of `a`. With
+/// `z` in `[l, h]`: `a = k_lo (z - m) + b + (k - k_lo)(z - m)`, the last term
+/// in `[d min(l - m, 0), d max(h - m, 0)]`, `d = k_hi - k_lo`: two
+/// inequalities, no case split. Without bounds of `z` (they overflowed) an
+/// inexact factor leaves `a` free, which is sound. An exact factor
+/// (`k_lo == k_hi`) is the equality.
+fn batchnorm_formula(
+    z: usize,
+    a: usize,
+    (lo, hi): Bound,
+    [k_lo, k_hi, m, b]: [f64; 4],
+    enc: &mut Encoding,
+) -> Bound {
+    let (kl, kh, m, b) = (exact(k_lo), exact(k_hi), exact(m), exact(b));
+    // k (z - m) + b as a linear term, for one end k of the enclosure.
+    let line = |k: &BigRational| Lin {
+        terms: vec![(k.clone(), z)],
+        constant: &b - k * &m,
+    };
+    if kl == kh {
+        enc.assertions
+            .push(Formula::Atom(Lin::var(a), Rel::Eq, line(&kl)));
+    } else {
+        enc.enclosed = true;
+    }
+    let (Some(l), Some(h)) = (lo, hi) else {
+        return (None, None);
+    };
+    let (sl, sh) = (exact(l) - &m, exact(h) - &m);
+    if kl != kh {
+        let d = &kh - &kl;
+        let zero = BigRational::zero();
+        let mut low = line(&kl);
+        low.constant += &d * sl.clone().min(zero.clone());
+        let mut high = line(&kl);
+        high.constant += &d * sh.clone().max(zero);
+        enc.assertions
+            .push(Formula::Atom(Lin::var(a), Rel::Ge, low));
+        enc.assertions
+            .push(Formula::Atom(Lin::var(a), Rel::Le, high));
+    }
+    // Interval bounds of k (z - m) + b over both ends of k.
+    let ends = [&kl * &sl, &kl * &sh, &kh * &sl, &kh * &sh];
+    let min = ends.iter().min().map(|v| v + &b);
+    let max = ends.iter().max().map(|v| v + &b);
+    (
+        min.map(|q| rational_down(&q)).and_then(finite),
+        max.map(|q| rational_up(&q)).and_then(finite),
+    )
 }
 
 /// `a = relu(z)` given `lo <= z <= hi` (already asserted).

@@ -244,14 +244,13 @@ fn run_one(n: usize, inst: &Instance, seed: u64) -> Tally {
         &[SplitStrategy::Input]
     };
     for &split in splits {
-        let decided_before = t.proved + t.disproved;
         let proved = check_one(n, inst, truth, split, seed, &mut t);
-        if inst.act == Act::ReluBatchNorm {
-            t.batchnorm_decided += t.proved + t.disproved - decided_before;
-        }
         if proved && split == SplitStrategy::Relu {
             t.relu_split_proved += 1;
         }
+    }
+    if inst.act == Act::ReluBatchNorm {
+        t.batchnorm_decided = t.proved + t.disproved;
     }
     t
 }
