@@ -11,7 +11,7 @@ status=0
 cargo test --workspace 2>&1 | tee "$log" || status=$?
 # The CUDA backend (feature `cuda`): built and tested here too. Without a GPU
 # its tests print `skipped: cuda: <reason>` and are counted below as skipped.
-cargo test -p axiom-backends --features cuda --test parity --test ibp 2>&1 | tee -a "$log" || status=$?
+cargo test -p axiom-backends --features cuda --test it 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
      /^skipped: cuda: / { c += 1; reason = substr($0, 16) }
      END { printf "summary: %d passed, %d failed, %d skipped\n", p - c, f, s + c;

@@ -21,8 +21,7 @@ use axiom_certs::{check, keys, Bundle, BundleModel, PublicKey, Recheck, SecretKe
 use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
-mod common;
-use common::{axiom, example, p, stderr, stdout};
+use crate::common::{axiom, example, p, stderr, stdout};
 
 // ---------------------------------------------------------------------------
 // Helpers

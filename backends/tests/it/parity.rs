@@ -23,8 +23,7 @@ use axiom_backends::{available_backends, backend_by_name, BackendError, Compiled
 use axiom_core::{Graph, GraphBuilder, Op};
 use ndarray::{Array1, Array2, ArrayD};
 
-mod common;
-use common::{cnn, lcg, mlp, ACTIVATIONS};
+use crate::common::{cnn, lcg, mlp, ACTIVATIONS};
 
 /// A graph of one op on a sample of shape `shape`.
 fn single(shape: Vec<usize>, op: Op) -> Graph {

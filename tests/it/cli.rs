@@ -4,8 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-mod common;
-use common::{axiom, example, p, stderr, stdout};
+use crate::common::{axiom, example, p, stderr, stdout};
 
 fn benchmarks() -> Option<PathBuf> {
     axiom_ml::core::benchmarks_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/benchmarks"))

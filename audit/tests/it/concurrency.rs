@@ -1,10 +1,10 @@
 //! Many writers at once: no record is lost, duplicated or interleaved.
 //!
 //! The processes are this test binary itself, re-run with a filter that
-//! selects only `child_append_worker` and an environment variable that
+//! selects only `concurrency::child_append_worker` and an environment variable that
 //! tells it what to append (it returns at once without one).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -78,7 +78,7 @@ fn four_processes_append_1000_records() {
         .map(|id| {
             Command::new(&exe)
                 .args([
-                    "child_append_worker",
+                    "concurrency::child_append_worker",
                     "--exact",
                     "--nocapture",
                     "--test-threads=1",

@@ -11,8 +11,8 @@ use axiom_prover::{verify, Network, SplitStrategy, Verdict, VerifyOptions};
 use ndarray::{Array1, Array2};
 use std::time::Duration;
 
-mod common;
-use common::Rng;
+use crate::common;
+use crate::common::Rng;
 
 /// A `n_in -> 20 -> 20 -> 3` ReLU network with random dyadic weights.
 fn network(seed: u64, n_in: usize) -> axiom_core::Graph {

@@ -5,12 +5,12 @@
 //! Golden files live in tests/golden/; run with `AXIOM_BLESS=1` to rewrite
 //! them after an intended change, and review the diff.
 
-mod common;
+use crate::common;
 
+use crate::common::{axiom, p, stderr, stdout};
 use axiom_core::graph::{Graph, GraphBuilder, Op};
 use axiom_core::spec::Rational;
 use axiom_lean_export::{number, structure, LeanProject};
-use common::{axiom, p, stderr, stdout};
 use ndarray::{arr1, arr2};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -6,9 +6,7 @@
 //! `scripts/bench-certificates.sh`. Skips (with the reason) when the shared
 //! benchmarks are absent.
 
-mod common;
-
-use common::{axiom, p, stderr, stdout};
+use crate::common::{axiom, p, stderr, stdout};
 use std::path::PathBuf;
 
 const SAMPLE: [(&str, &str); 5] = [

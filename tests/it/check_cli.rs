@@ -4,8 +4,7 @@
 
 use std::process::Output;
 
-mod common;
-use common::{axiom, example, p, stderr, stdout};
+use crate::common::{axiom, example, p, stderr, stdout};
 
 /// A folder with the XOR and mini ACAS models and a spec for each.
 fn workspace(xor_spec: &str) -> tempfile::TempDir {

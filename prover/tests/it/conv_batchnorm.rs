@@ -12,8 +12,7 @@ use axiom_prover::{verify, Network, Verdict, VerifyOptions};
 use ndarray::{arr1, arr2, Array2, Array4};
 use std::time::Duration;
 
-mod common;
-use common::Rng;
+use crate::common::Rng;
 
 /// `[1, 1, 4, 4]` -> Conv2d 3x3 (2 channels, pad 1) -> BatchNorm -> ReLU ->
 /// AveragePool 2x2 -> Flatten -> Gemm (one output).

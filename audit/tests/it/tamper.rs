@@ -1,6 +1,6 @@
 //! Tampering is found, at the right line.
 
-mod common;
+use crate::common;
 
 use axiom_audit::{verify, Record, Signature};
 use axiom_certs::SecretKey;

@@ -1,6 +1,6 @@
 //! Crash damage at the end of the log: found, refused, repaired.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

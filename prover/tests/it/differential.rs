@@ -26,8 +26,8 @@ use axiom_prover::{verify, Network, SplitStrategy, Verdict, VerifyOptions};
 use ndarray::{Array1, Array2};
 use std::time::Duration;
 
-mod common;
-use common::Rng;
+use crate::common;
+use crate::common::Rng;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Act {

@@ -6,18 +6,16 @@
 //! become leaves the exact checker accepts, and a failing or mismatched
 //! accelerator only costs time.
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::Rng;
 use axiom_backends::ibp::{ibp_cpu, IbpNetwork};
 use axiom_certs::check::{check_counterexample, check_proof};
 use axiom_core::spec::Property;
 use axiom_core::{Graph, GraphBuilder, Op};
 use axiom_prover::{verify, BoxBounder, Verdict, VerifyOptions, VerifyReport};
-use common::Rng;
 use ndarray::{Array1, Array2, ArrayView2};
 
 /// The CPU reference IBP as an accelerator; counts its calls.

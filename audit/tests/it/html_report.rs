@@ -1,7 +1,7 @@
 //! The HTML report: valid, self-contained, escaped; rendered by a browser
 //! when one is installed.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

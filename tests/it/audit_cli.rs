@@ -4,13 +4,11 @@
 //! `--no-audit` and `AXIOM_AUDIT_REQUIRED`; `axiom audit verify|show|
 //! report|repair` on real logs, tampered and torn ones included.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use crate::common::{axiom_command, p, stderr, stdout};
 use axiom_audit::{read_records, Kind, Record};
-use common::{axiom_command, p, stderr, stdout};
 
 /// A folder with the XOR network and a spec whose `ensure` fails on
 /// inputs near (1, 0), one obligation that holds and one that does not.

@@ -5,8 +5,7 @@ use axiom_backends::{available_backends, backend_by_name, Backend, BackendError,
 use axiom_core::{Graph, Op};
 use ndarray::Array2;
 
-mod common;
-use common::{cnn, lcg, mlp, ACTIVATIONS};
+use crate::common::{cnn, lcg, mlp, ACTIVATIONS};
 use proptest::prelude::*;
 
 /// A random MLP (see `common::mlp`) whose layer `i` is followed by the
