@@ -328,6 +328,14 @@ impl Search<'_> {
         }
     }
 
+    /// The work budget ([`VerifyOptions::max_boxes`]) is spent.
+    fn out_of_boxes(&self, stats: &Stats) -> Option<UnknownReason> {
+        let max = self.options.max_boxes?;
+        (stats.boxes_bounded >= max).then(|| {
+            UnknownReason::Incomplete(format!("the budget of {max} bounded sub-problems is spent"))
+        })
+    }
+
     /// Attacks a box; a candidate is reported only after the exact re-check.
     fn attack(
         &self,
@@ -723,7 +731,7 @@ impl Search<'_> {
         });
         let mut batches = 0u64;
         while !heap.is_empty() {
-            if let Some(reason) = self.out_of_time() {
+            if let Some(reason) = self.out_of_time().or_else(|| self.out_of_boxes(stats)) {
                 return CaseOutcome::Unknown(reason);
             }
             let take = self.options.batch_size.max(1).min(heap.len());

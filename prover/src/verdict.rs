@@ -73,6 +73,12 @@ pub enum SplitStrategy {
 pub struct VerifyOptions {
     /// Wall-clock budget; `None` means no limit.
     pub timeout: Option<Duration>,
+    /// Work budget: the search stops with [`UnknownReason::Incomplete`] once
+    /// this many sub-problems (boxes, with their ReLU phases) have been
+    /// bounded, over all cases; `None` means no limit. Unlike `timeout` it
+    /// does not depend on the machine's speed or load, so a run with the
+    /// same options ends the same way everywhere (the tests use it).
+    pub max_boxes: Option<u64>,
     pub split: SplitStrategy,
     /// Seed of the random sampling and attacks (results are deterministic for
     /// the same options).
@@ -126,6 +132,7 @@ impl Default for VerifyOptions {
     fn default() -> Self {
         VerifyOptions {
             timeout: None,
+            max_boxes: None,
             split: SplitStrategy::Auto,
             seed: 0,
             attack: true,

@@ -15,9 +15,12 @@
 //! at least 1/64 off the sampled outputs (a flat output region is not
 //! decidable at f64 precision when a threshold sits on it).
 //!
-//! `AXIOM_DIFFERENTIAL_CASES` sets the number of networks (default 2000; the
-//! larger run is `AXIOM_DIFFERENTIAL_CASES=20000 cargo test --release -p
-//! axiom-prover --test differential`).
+//! `AXIOM_DIFFERENTIAL_CASES` sets the number of networks. The default, 300,
+//! is CI's slice (about 15 s); the networks are drawn from a fixed seed, so
+//! the slice is the first 300 networks of every larger run. The bench tier
+//! (`scripts/bench.sh`) runs 2000; a longer run is
+//! `AXIOM_DIFFERENTIAL_CASES=20000 cargo test --release -p axiom-prover
+//! --test it differential`.
 
 use axiom_certs::check::{check_counterexample, check_proof};
 use axiom_core::graph::{GraphBuilder, Op};
@@ -265,8 +268,11 @@ fn check_one(
     seed: u64,
     t: &mut Tally,
 ) -> bool {
+    // A work budget ends an undecided search, so that the tally is the same
+    // on every machine; the timeout only guards against a hang.
     let options = VerifyOptions {
-        timeout: Some(Duration::from_secs(5)),
+        max_boxes: Some(20_000),
+        timeout: Some(Duration::from_secs(120)),
         split,
         seed,
         ..Default::default()
@@ -322,7 +328,7 @@ fn engine_never_proves_a_violated_property() {
     let cases: usize = std::env::var("AXIOM_DIFFERENTIAL_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(300);
     // Instances are drawn in a fixed order, then checked in parallel: the
     // outcome does not depend on the schedule.
     let mut rng = Rng(0x5eed_2026);
