@@ -205,10 +205,11 @@ timeout, named by line; an existing --out file without --force).",
         #[arg(long, value_name = "S", allow_negative_numbers = true)]
         timeout_cap: Option<f64>,
         /// Write the results as CSV (columns
-        /// onnx,vnnlib,result,seconds,expected,agrees) to FILE, one row as
-        /// each instance finishes; `agrees` is yes/no, or empty when there
-        /// is no expectation or no verdict. Refuses an existing FILE unless
-        /// --force.
+        /// onnx,vnnlib,result,seconds,expected,agrees,detail) to FILE, one
+        /// row as each instance finishes; `agrees` is yes/no, or empty when
+        /// there is no expectation or no verdict; `detail` says why an
+        /// instance is an error or unknown (empty otherwise). Refuses an
+        /// existing FILE unless --force.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// Overwrite an existing --out FILE.

@@ -401,11 +401,20 @@ fn load_and_verify(instance: &Instance, cap: Option<Duration>, loaded: &mut Load
     match std::panic::catch_unwind(AssertUnwindSafe(|| {
         axiom_prover::verify(&graph, &property, &options)
     })) {
-        Ok(report) => (
-            Outcome::of(&report.verdict),
-            None,
-            Some((graph, property, report.verdict)),
-        ),
+        Ok(report) => {
+            // Why the engine gave up, unless it only ran out of time.
+            let why = match &report.verdict {
+                Verdict::Unknown { reason } if *reason != UnknownReason::Timeout => {
+                    Some(reason.to_string())
+                }
+                _ => None,
+            };
+            (
+                Outcome::of(&report.verdict),
+                why,
+                Some((graph, property, report.verdict)),
+            )
+        }
         Err(_) => (
             Outcome::Error,
             Some("the engine panicked (a bug; the message is above)".into()),
@@ -443,7 +452,9 @@ impl ResultsFile {
             path: path.to_path_buf(),
             writer: csv::Writer::from_writer(file),
         };
-        results.row(&["onnx", "vnnlib", "result", "seconds", "expected", "agrees"])?;
+        results.row(&[
+            "onnx", "vnnlib", "result", "seconds", "expected", "agrees", "detail",
+        ])?;
         Ok(results)
     }
 
@@ -544,6 +555,10 @@ pub fn run(args: &VnncompArgs) -> Result<u8, CliError> {
                     Some(false) => "no",
                     None => "",
                 },
+                // One line per instance: the hint joins the message.
+                &message.as_deref().map_or(String::new(), |m| {
+                    m.lines().map(str::trim).collect::<Vec<_>>().join("; ")
+                }),
             ])?;
         }
         finished.push(Finished {

@@ -352,14 +352,18 @@ fn vnncomp_reports_a_missing_model_as_an_error_and_goes_on() {
 
     let text = read(&results);
     let rows: Vec<&str> = text.lines().collect();
-    assert_eq!(rows[0], "onnx,vnnlib,result,seconds,expected,agrees");
+    assert_eq!(rows[0], "onnx,vnnlib,result,seconds,expected,agrees,detail");
     assert_eq!(rows.len(), 3, "{text}");
     assert!(rows[1].starts_with("missing.onnx,"), "{text}");
     assert!(rows[1].contains(",error,"), "{text}");
     assert!(
-        rows[1].ends_with(",unsat,"),
+        rows[1].contains(",unsat,,"),
         "no verdict, no agreement: {text}"
     );
+    // The results file says why: the load error, in the detail column.
+    let detail = rows[1].rsplit(",unsat,,").next().unwrap_or("");
+    assert!(detail.contains("missing.onnx"), "{text}");
+    assert!(rows[2].ends_with(','), "a verdict needs no detail: {text}");
 }
 
 #[test]
@@ -402,7 +406,7 @@ fn vnncomp_refuses_to_overwrite_its_output() {
 
     let o = axiom(&["vnncomp", p(&csv), "--out", p(&results), "--force"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(read(&results).starts_with("onnx,vnnlib,result,seconds,expected,agrees\n"));
+    assert!(read(&results).starts_with("onnx,vnnlib,result,seconds,expected,agrees,detail\n"));
 }
 
 fn benchmarks() -> Option<PathBuf> {
@@ -435,5 +439,5 @@ fn vnncomp_solves_the_tiny_set() {
     let text = read(&results);
     let rows: Vec<&str> = text.lines().skip(1).collect();
     assert_eq!(rows.len(), 5, "{text}");
-    assert!(rows.iter().all(|r| r.ends_with(",yes")), "{text}");
+    assert!(rows.iter().all(|r| r.ends_with(",yes,")), "{text}");
 }
