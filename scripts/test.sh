@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs Axiom's whole test suite. Tests that need the shared benchmark set
-# (../shared/benchmarks, or $AXIOM_BENCHMARKS) print a reason and skip when
-# it is absent. Ends with one summary line over every test binary.
+# The CI tier of tests (README's test command; the long suites are in
+# scripts/bench.sh): every unit, integration, end-to-end and doc test. Tests
+# that need the shared benchmark set (../shared/benchmarks, or
+# $AXIOM_BENCHMARKS) print a reason and skip when it is absent. Ends with one
+# summary line over every test binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -9,9 +11,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
 cargo test --workspace 2>&1 | tee "$log" || status=$?
-# The CUDA backend (feature `cuda`): built and tested here too. Without a GPU
-# its tests print `skipped: cuda: <reason>` and are counted below as skipped.
-cargo test -p axiom-backends --features cuda --test it 2>&1 | tee -a "$log" || status=$?
+# The CUDA backend (feature `cuda`): its tests built and run again with it.
+# Without a GPU they print `skipped: cuda: <reason>` and are counted below as
+# skipped. `--workspace` keeps the dependencies' features those of the run
+# above, so that only the backend and its test binary are compiled again.
+cargo test --workspace --features axiom-ml/cuda --test backends_it 2>&1 | tee -a "$log" || status=$?
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1); if ($(i) ~ /^ignored;?$/) s += $(i-1) } }
      /^skipped: cuda: / { c += 1; reason = substr($0, 16) }
      END { printf "summary: %d passed, %d failed, %d skipped\n", p - c, f, s + c;
