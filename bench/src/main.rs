@@ -146,8 +146,6 @@ fn run(args: &Args) -> Result<bool, Usage> {
 
     let stamp = machine::now().replace(':', "");
     let work = root.join("target/bench").join(&stamp);
-    std::fs::create_dir_all(&work)
-        .map_err(|e| Usage(format!("{}: cannot create: {e}", work.display())))?;
     let env = Env {
         root: root.clone(),
         axiom: in_root(&args.axiom),
@@ -189,6 +187,8 @@ fn run(args: &Args) -> Result<bool, Usage> {
     if let Some(cap) = args.acasxu_cap {
         positive(cap, "--acasxu-cap")?;
     }
+    std::fs::create_dir_all(&work)
+        .map_err(|e| Usage(format!("{}: cannot create: {e}", work.display())))?;
 
     let (commit, dirty) = machine::commit(&root);
     eprintln!(
@@ -225,11 +225,7 @@ fn run(args: &Args) -> Result<bool, Usage> {
             let again = run_suite(&name, &env, &commit);
             eprintln!("   {}", one_line(&again));
             if let Some(slot) = result.suites.iter_mut().find(|s| s.name == name) {
-                let first = std::mem::replace(
-                    slot,
-                    Suite::without_figures(&name, Status::Failed, String::new(), String::new()),
-                );
-                *slot = first.better_of(again);
+                *slot = slot.clone().better_of(again);
             }
         }
         report = compare(baseline.as_ref(), &result);

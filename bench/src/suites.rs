@@ -187,19 +187,21 @@ fn vnncomp_category(env: &Env, category: &str) -> Suite {
     let cap = env.options.vnncomp_cap;
     let config = format!("{} of {} instances, cap {cap} s", picked.len(), rows.len());
     // The sample as an instances file of its own, with absolute paths.
-    let mut sample = String::from("onnx,vnnlib,timeout_s,expected\n");
-    for &i in &picked {
-        let r = &rows[i];
-        sample.push_str(&format!(
-            "{},{},{},{}\n",
-            dir.join(&r[0]).display(),
-            dir.join(&r[1]).display(),
-            r[2],
-            r.get(3).map_or("", String::as_str)
-        ));
-    }
     let sample_csv = work_file(env, &format!("{name}-instances"), "csv");
-    if let Err(e) = std::fs::write(&sample_csv, sample) {
+    let written = csv::Writer::from_path(&sample_csv).and_then(|mut w| {
+        w.write_record(["onnx", "vnnlib", "timeout_s", "expected"])?;
+        for &i in &picked {
+            let r = &rows[i];
+            w.write_record([
+                dir.join(&r[0]).to_string_lossy().as_ref(),
+                dir.join(&r[1]).to_string_lossy().as_ref(),
+                &r[2],
+                r.get(3).map_or("", String::as_str),
+            ])?;
+        }
+        w.flush().map_err(csv::Error::from)
+    });
+    if let Err(e) = written {
         return failed(&name, &config, format!("{}: {e}", sample_csv.display()));
     }
     let mut suite = vnncomp_run(env, &name, &sample_csv, Some(cap), config, Kind::Info);

@@ -328,10 +328,11 @@ impl Search<'_> {
         }
     }
 
-    /// The work budget ([`VerifyOptions::max_boxes`]) is spent.
+    /// The work budget ([`VerifyOptions::max_boxes`]) is spent: sub-problems
+    /// bounded on the CPU, and those the accelerator closed on its own.
     fn out_of_boxes(&self, stats: &Stats) -> Option<UnknownReason> {
         let max = self.options.max_boxes?;
-        (stats.boxes_bounded >= max).then(|| {
+        (stats.boxes_bounded + stats.accelerated_leaves >= max).then(|| {
             UnknownReason::Incomplete(format!("the budget of {max} bounded sub-problems is spent"))
         })
     }
