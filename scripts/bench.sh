@@ -8,7 +8,9 @@
 # test and the ignored bench_* tests. Writes target/bench/<date>/result.json
 # and a table; exits 1 on a wrong verdict, a failed suite, fewer solved
 # instances, or a time over 1.5x the baseline (corrected for machine speed,
-# confirmed by a second run). About 30-40 minutes on a 2-core machine.
+# confirmed by a second run). About 15 minutes on a 2-core machine, builds
+# included (more once the engine runs the VNN-COMP 2022 categories: up to 20
+# instances of at most 10 s each per category).
 #
 #   scripts/bench.sh                      # everything
 #   scripts/bench.sh --only acasxu,forward
