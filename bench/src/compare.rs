@@ -292,8 +292,7 @@ mod tests {
     use crate::model::{Machine, FORMAT};
 
     fn suite(name: &str, cal: f64, figures: &[(&str, Kind, f64)]) -> Suite {
-        let mut s = Suite::without_figures(name, Status::Ran, String::new(), "cfg".into());
-        s.reason = None;
+        let mut s = Suite::ran(name, "cfg".into());
         s.calibration_seconds = cal;
         for (n, k, v) in figures {
             s.push(n, *k, *v);

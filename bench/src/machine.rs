@@ -71,19 +71,29 @@ pub fn now() -> String {
     humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
+/// Rounds of the calibration workload: about a quarter of a second per try
+/// in a release build on the 2-core machine the baseline was made on.
+/// Changing the workload changes what `calibration_seconds` means: make a
+/// new baseline with it.
+const CALIBRATION_ROUNDS: usize = 500;
+
 /// Seconds a fixed workload takes on every thread at once, best of three:
-/// floating-point and integer arithmetic over a buffer larger than most L2
-/// caches. Run before each suite, it tells how fast the machine is at that
-/// moment (shared machines vary by several times from day to day), so that
-/// times can be compared across runs as ratios corrected for it.
+/// floating-point arithmetic over a buffer larger than most L2 caches, in a
+/// strided walk. Run before each suite, it tells how fast the machine is at
+/// that moment (shared machines vary by several times from day to day), so
+/// that times can be compared across runs as ratios corrected for it.
 pub fn calibrate() -> f64 {
+    calibrate_with(CALIBRATION_ROUNDS)
+}
+
+fn calibrate_with(rounds: usize) -> f64 {
     let threads = threads();
     (0..3)
         .map(|_| {
             let start = Instant::now();
             std::thread::scope(|s| {
                 for t in 0..threads {
-                    s.spawn(move || black_box(workload(t as u64 + 1)));
+                    s.spawn(move || black_box(workload(t as u64 + 1, rounds)));
                 }
             });
             start.elapsed().as_secs_f64()
@@ -91,8 +101,8 @@ pub fn calibrate() -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// The calibration work of one thread (about a tenth of a second here).
-fn workload(seed: u64) -> f64 {
+/// The calibration work of one thread.
+fn workload(seed: u64, rounds: usize) -> f64 {
     const LEN: usize = 1 << 18; // 2 MiB of f64
     let mut state = seed;
     let mut next = move || {
@@ -105,7 +115,7 @@ fn workload(seed: u64) -> f64 {
         .map(|_| (next() >> 11) as f64 / (1u64 << 53) as f64)
         .collect();
     let mut acc = 0.0f64;
-    for round in 0..24 {
+    for round in 0..rounds {
         let scale = 1.0 + round as f64 * 1e-3;
         // A strided walk, so that the caches and the prefetcher both work.
         let step = 1 + (next() as usize % 7) * 2;
@@ -124,10 +134,13 @@ mod tests {
 
     #[test]
     fn calibration_takes_time_and_the_workload_is_deterministic() {
-        let t = calibrate();
+        let t = calibrate_with(4);
         assert!(t > 0.0 && t.is_finite());
-        assert_eq!(workload(3), workload(3));
-        assert_ne!(workload(3), workload(4));
+        assert_eq!(workload(3, 4), workload(3, 4));
+        assert_ne!(workload(3, 4), workload(4, 4));
+        // Twice the rounds, more time (best of three each: robust to a
+        // hiccup in either).
+        assert!(calibrate_with(64) > calibrate_with(8));
     }
 
     #[test]

@@ -427,8 +427,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("baseline.json");
         let suite = |name: &str, wrong: f64| {
-            let mut s = Suite::without_figures(name, Status::Ran, String::new(), "c".into());
-            s.reason = None;
+            let mut s = Suite::ran(name, "c".into());
             s.push("wrong", Kind::Zero, wrong);
             s
         };

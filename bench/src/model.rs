@@ -129,7 +129,15 @@ pub struct Suite {
 }
 
 impl Suite {
-    /// A suite that did not produce figures.
+    /// A suite that ran, its figures to be pushed.
+    pub fn ran(name: &str, config: String) -> Suite {
+        Suite {
+            reason: None,
+            ..Suite::without_figures(name, Status::Ran, String::new(), config)
+        }
+    }
+
+    /// A suite that did not produce figures, and why.
     pub fn without_figures(name: &str, status: Status, reason: String, config: String) -> Suite {
         Suite {
             name: name.to_string(),
@@ -200,8 +208,7 @@ mod tests {
     use super::*;
 
     fn suite(cal: f64, figures: &[(&str, Kind, f64)]) -> Suite {
-        let mut s = Suite::without_figures("s", Status::Ran, String::new(), "c".into());
-        s.reason = None;
+        let mut s = Suite::ran("s", "c".into());
         s.calibration_seconds = cal;
         for (n, k, v) in figures {
             s.push(n, *k, *v);

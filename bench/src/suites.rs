@@ -256,8 +256,7 @@ fn vnncomp_run(
         Ok(rows) => rows,
         Err(e) => return failed(name, &config, format!("{}: {e}", out.display())),
     };
-    let mut suite = Suite::without_figures(name, Status::Ran, String::new(), config);
-    suite.reason = None;
+    let mut suite = Suite::ran(name, config);
     let count = |f: &dyn Fn(&parse::InstanceResult) -> bool| rows.iter().filter(|r| f(r)).count();
     let times: Vec<f64> = rows.iter().map(|r| r.seconds).collect();
     suite.push(
@@ -314,8 +313,7 @@ fn certificates(env: &Env) -> Suite {
         }
     }
     let public = env.work.join("signing.key.pub");
-    let mut suite = Suite::without_figures(name, Status::Ran, String::new(), config.clone());
-    suite.reason = None;
+    let mut suite = Suite::ran(name, config.clone());
     let (mut certified, mut rejected) = (0usize, 0usize);
     let (mut solve, mut recheck, mut bytes, mut leaves) = (0.0, 0.0, 0.0, 0.0);
     let runs = suite_counter();
@@ -442,8 +440,7 @@ fn forward(env: &Env) -> Suite {
         Ok(rows) => rows,
         Err(e) => return failed(name, &config, format!("{}: {e}", json.display())),
     };
-    let mut suite = Suite::without_figures(name, Status::Ran, String::new(), config);
-    suite.reason = None;
+    let mut suite = Suite::ran(name, config);
     for r in rows {
         suite.push(
             &format!("{} b{} {}", r.model, r.batch, r.dtype),
@@ -516,8 +513,7 @@ fn differential(env: &Env) -> Suite {
             format!("expected one differential test, {} ran", tests.passed),
         );
     }
-    let mut suite = Suite::without_figures(name, Status::Ran, String::new(), config);
-    suite.reason = None;
+    let mut suite = Suite::ran(name, config);
     suite.push(
         "decided",
         Kind::Solved,
@@ -538,8 +534,7 @@ fn bench_tests(env: &Env) -> Suite {
         .map(|(p, t)| format!("{p} --test {t}: ignored bench_* tests"))
         .collect::<Vec<_>>()
         .join("; ");
-    let mut suite = Suite::without_figures(name, Status::Ran, String::new(), config.clone());
-    suite.reason = None;
+    let mut suite = Suite::ran(name, config.clone());
     let (mut passed, mut failed_tests, mut seconds) = (0, 0, 0.0);
     for (package, target) in BENCH_TESTS {
         let (_, log) = cargo_logged(
