@@ -9,7 +9,7 @@ use axiom_certs::SecretKey;
 
 use crate::file::{last_line, line_number_at, FileLock, MAX_LINE_BYTES};
 use crate::record::{current_host, current_user, Actor, Event, Record, Tool, GENESIS_PREV};
-use crate::verify::check_alone;
+use crate::verify::{check_alone, scan, KeyPolicy};
 use crate::AuditError;
 
 /// Appends `event` to the log at `path` as the next record, signed with
@@ -91,7 +91,41 @@ pub fn check_appendable(path: &Path) -> Result<(), AuditError> {
         Err(e) => return Err(AuditError::io(path, "open")(e)),
     };
     let _lock = FileLock::shared(&file, path)?;
-    last_record(&file, path).map(|_| ())
+    match last_record(&file, path) {
+        Err(AuditError::Torn {
+            path,
+            line,
+            reason,
+            hint,
+        }) => Err(AuditError::Torn {
+            hint: broken_before(&file, &path, line).unwrap_or(hint),
+            path,
+            line,
+            reason,
+        }),
+        other => other.map(|_| ()),
+    }
+}
+
+/// When the log is also broken before its torn last line `torn`, what to do
+/// instead of `axiom audit repair`, which mends only a torn last line.
+fn broken_before(file: &File, path: &Path, torn: u64) -> Option<String> {
+    let (report, _) = scan(file, path, KeyPolicy::Any, false).ok()?;
+    let line = report.first_break.filter(|b| b.line < torn)?.line;
+    let what = if report.records == 0 {
+        "no line of it is an audit record (it is not an axiom audit log, or it was overwritten)"
+            .to_string()
+    } else {
+        format!(
+            "it is also broken at line {line}, before its last line, which `axiom audit repair` \
+             does not mend"
+        )
+    };
+    Some(format!(
+        "{what}; `axiom audit verify --log {p}` shows the details; keep the file as evidence and \
+         move it aside (e.g. `mv {p} {p}.broken`): the next audited command starts a new log",
+        p = path.display()
+    ))
 }
 
 /// The last record of the log, checked on its own (form and hash); `None`

@@ -89,32 +89,28 @@ pub use record::{
 pub use repair::{repair, RepairReport};
 pub use report::{escape_html, report_html};
 pub use show::{format_human, format_json, parse_since, Filter};
-pub use verify::{read_records, verify, ChainBreak, Head, TornTail, VerifyReport};
+pub use verify::{
+    read_records, verify, verify_with, ChainBreak, Head, Policy, TornTail, VerifyReport,
+};
 
 /// The environment variable that names the log when `--audit-log` is not
 /// given.
 pub const LOG_ENV: &str = "AXIOM_AUDIT_LOG";
 
-/// The default log for a spec file or a working folder:
-/// `<dir>/.axiom/audit.log`, where `<dir>` is `spec_or_cwd` when it is a
-/// folder, else the folder holding it.
+/// The default log, relative to the folder a command runs in: every
+/// audited command writes there unless `--audit-log` or `$AXIOM_AUDIT_LOG`
+/// names another, whatever file it is about, so that one project's records
+/// are in one place.
+pub const DEFAULT_LOG: &str = ".axiom/audit.log";
+
+/// The default log of a working folder: `<dir>/.axiom/audit.log`.
 ///
 /// ```
-/// use std::path::Path;
 /// let dir = tempfile::tempdir().unwrap();
 /// assert_eq!(axiom_audit::default_log_path(dir.path()), dir.path().join(".axiom/audit.log"));
-/// assert_eq!(
-///     axiom_audit::default_log_path(&dir.path().join("spec.axiom")),
-///     dir.path().join(".axiom/audit.log"),
-/// );
 /// ```
-pub fn default_log_path(spec_or_cwd: &Path) -> PathBuf {
-    let dir = if spec_or_cwd.is_dir() {
-        spec_or_cwd
-    } else {
-        spec_or_cwd.parent().unwrap_or(Path::new(""))
-    };
-    dir.join(".axiom").join("audit.log")
+pub fn default_log_path(dir: &Path) -> PathBuf {
+    dir.join(DEFAULT_LOG)
 }
 
 #[cfg(test)]
@@ -122,23 +118,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_default_log_is_beside_the_spec_or_in_the_folder() {
+    fn the_default_log_is_in_the_folder() {
         let dir = tempfile::tempdir().unwrap();
-        let spec = dir.path().join("models.axiom");
-        std::fs::write(&spec, "").unwrap();
         let want = dir.path().join(".axiom").join("audit.log");
         assert_eq!(default_log_path(dir.path()), want);
-        assert_eq!(default_log_path(&spec), want);
-        // A spec that does not exist (yet) is still a file name.
-        assert_eq!(default_log_path(&dir.path().join("new.axiom")), want);
-        // A bare file name: relative to the working folder.
         assert_eq!(
-            default_log_path(Path::new("spec.axiom")),
+            default_log_path(Path::new("")),
             Path::new(".axiom/audit.log")
-        );
-        assert_eq!(
-            default_log_path(Path::new(".")),
-            Path::new("./.axiom/audit.log")
         );
     }
 }

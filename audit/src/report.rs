@@ -495,6 +495,9 @@ mod tests {
                 reason: "the hash does not match".into(),
             }),
             torn_tail: None,
+            unsigned: vec![],
+            unsigned_after_signed: vec![],
+            signatures_required: false,
         }
     }
 

@@ -6,10 +6,18 @@
 //! first); carry the hash of its contents; and, when signed, carry a valid
 //! signature whose `key_id` is its key's id and equals `actor.key_id`.
 //!
-//! Which keys may sign: with trusted keys (`--pubkey`), only those, and
-//! every record must be signed; without,
-//! the first signing key, for good (a change of key is a break, and so is
-//! an unsigned record after signed ones, which would be a downgrade).
+//! Which keys may sign: with trusted keys (`--pubkey`), only those;
+//! without, the first signing key, for good (a change of key is a break).
+//!
+//! An unsigned record is not tampering: its content and its place in the
+//! chain are checked like any other's, but no one vouches for who wrote it.
+//! Whether that is acceptable is a policy question ([`Policy`]): by default
+//! unsigned records are listed in the report ([`VerifyReport::unsigned`],
+//! and those after a signed record, which anyone who can write the file
+//! could have appended, in [`VerifyReport::unsigned_after_signed`]); with
+//! [`Policy::require_signed`] any unsigned record fails the log. A record
+//! inserted *between* signed records still breaks the chain, since the next
+//! signed record's signature covers its `prev` hash.
 //!
 //! # What a chain cannot show
 //!
@@ -90,12 +98,34 @@ pub struct VerifyReport {
     pub first_break: Option<ChainBreak>,
     /// A damaged last line, if any.
     pub torn_tail: Option<TornTail>,
+    /// The lines of the intact chain's unsigned records.
+    pub unsigned: Vec<u64>,
+    /// Those of them after a signed record (a signed log going back to
+    /// unsigned records: someone ran axiom without the key, or appended
+    /// records without it).
+    pub unsigned_after_signed: Vec<u64>,
+    /// Whether the policy required every record to be signed.
+    pub signatures_required: bool,
+}
+
+/// What [`verify_with`] accepts.
+#[derive(Clone, Debug, Default)]
+pub struct Policy {
+    /// The keys that may sign (`--pubkey`); empty for key continuity (the
+    /// first signing key, for good).
+    pub trusted_keys: Vec<PublicKey>,
+    /// Every record must be signed (`--require-signed`): an unsigned record
+    /// fails the log.
+    pub require_signed: bool,
 }
 
 impl VerifyReport {
-    /// Whether the whole log verifies: no break and no torn tail.
+    /// Whether the whole log verifies: no break, no torn tail, and no
+    /// unsigned record when signatures are required.
     pub fn is_ok(&self) -> bool {
-        self.first_break.is_none() && self.torn_tail.is_none()
+        self.first_break.is_none()
+            && self.torn_tail.is_none()
+            && !(self.signatures_required && !self.unsigned.is_empty())
     }
 
     /// The line of the first problem, a break or the torn tail.
@@ -121,9 +151,10 @@ impl VerifyReport {
             let ids: Vec<&str> = self.key_ids.iter().map(String::as_str).collect();
             format!(" by key{} {}", plural(ids.len()), ids.join(", "))
         };
+        let unsigned = self.records - self.signed;
         let _ = writeln!(
             out,
-            "records: {} ({} signed{keys})",
+            "records: {} ({} signed{keys}, {unsigned} unsigned)",
             self.records, self.signed
         );
         if !self.trusted_key_ids.is_empty() {
@@ -143,12 +174,76 @@ impl VerifyReport {
                 );
             }
         }
+        if !self.unsigned.is_empty() {
+            let n = self.unsigned.len();
+            let lines = line_ranges(&self.unsigned);
+            if self.signatures_required {
+                let _ = writeln!(
+                    out,
+                    "signatures: REQUIRED, but {n} record{} unsigned (line{} {lines})",
+                    if n == 1 { " is" } else { "s are" },
+                    plural(n)
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "unsigned: {n} record{} (line{} {lines}): chained and intact, but no \
+                     signature says who wrote {}",
+                    plural(n),
+                    plural(n),
+                    if n == 1 { "it" } else { "them" }
+                );
+            }
+            if !self.unsigned_after_signed.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  warning: line{} {} come{} after signed records: anyone who can write \
+                     the log could have appended {}",
+                    plural(self.unsigned_after_signed.len()),
+                    line_ranges(&self.unsigned_after_signed),
+                    if self.unsigned_after_signed.len() == 1 {
+                        "s"
+                    } else {
+                        ""
+                    },
+                    if self.unsigned_after_signed.len() == 1 {
+                        "it"
+                    } else {
+                        "them"
+                    }
+                );
+            }
+            if !self.signatures_required {
+                let _ = writeln!(
+                    out,
+                    "  hint: set AXIOM_AUDIT_KEY (or --audit-key) so that records are signed; \
+                     `axiom audit verify --require-signed` fails on unsigned records"
+                );
+            }
+        }
         if let Some(t) = &self.torn_tail {
             let _ = writeln!(out, "torn tail: line {}: {}", t.line, t.reason);
+            if self.first_break.is_none() {
+                let _ = writeln!(
+                    out,
+                    "  hint: a write was interrupted; run `axiom audit repair --log {path}` \
+                     (it keeps a backup and cuts the damaged line off)"
+                );
+            }
+        }
+        if self.first_break.is_some() {
+            let what = if self.records == 0 {
+                "no line of this file is an audit record: it is not an axiom audit log, or it \
+                 was overwritten"
+            } else {
+                "the log is broken before its last line, which `axiom audit repair` does not \
+                 mend (it only cuts a line torn by a crash off the end)"
+            };
             let _ = writeln!(
                 out,
-                "  hint: a write was interrupted; run `axiom audit repair --log {path}` \
-                 (it keeps a backup and cuts the damaged line off)"
+                "  hint: {what}; keep the file as evidence, and to go on recording move it \
+                 aside (e.g. `mv {path} {path}.broken`): the next audited command starts a new \
+                 log there"
             );
         }
         match &self.head {
@@ -172,6 +267,25 @@ impl VerifyReport {
     }
 }
 
+/// `1-3, 7, 9-10` for lines 1, 2, 3, 7, 9, 10 (sorted).
+fn line_ranges(lines: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i;
+        while j + 1 < lines.len() && lines[j + 1] == lines[j] + 1 {
+            j += 1;
+        }
+        parts.push(if i == j {
+            lines[i].to_string()
+        } else {
+            format!("{}-{}", lines[i], lines[j])
+        });
+        i = j + 1;
+    }
+    parts.join(", ")
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
@@ -185,7 +299,7 @@ fn plural(n: usize) -> &'static str {
 pub(crate) enum KeyPolicy<'a> {
     /// Only these.
     Trusted(&'a [PublicKey]),
-    /// The first signing key for good; no unsigned record after a signed one.
+    /// The first signing key for good.
     Continuity,
     /// Signatures must be valid, but any key may sign (for repair: a change
     /// of key is not crash damage).
@@ -200,14 +314,28 @@ pub(crate) enum KeyPolicy<'a> {
 /// report. Waits for a shared lock, so a concurrent append is never seen
 /// half-written.
 pub fn verify(path: &Path, trusted_keys: &[PublicKey]) -> Result<VerifyReport, AuditError> {
-    let policy = if trusted_keys.is_empty() {
+    verify_with(
+        path,
+        &Policy {
+            trusted_keys: trusted_keys.to_vec(),
+            require_signed: false,
+        },
+    )
+}
+
+/// [`verify`] under a [`Policy`]: which keys may sign, and whether every
+/// record must be signed.
+pub fn verify_with(path: &Path, policy: &Policy) -> Result<VerifyReport, AuditError> {
+    let keys = if policy.trusted_keys.is_empty() {
         KeyPolicy::Continuity
     } else {
-        KeyPolicy::Trusted(trusted_keys)
+        KeyPolicy::Trusted(&policy.trusted_keys)
     };
     let file = File::open(path).map_err(AuditError::io(path, "open"))?;
     let _lock = FileLock::shared(&file, path)?;
-    Ok(scan(&file, path, policy, false)?.0)
+    let mut report = scan(&file, path, keys, false)?.0;
+    report.signatures_required = policy.require_signed;
+    Ok(report)
 }
 
 /// Every line of the log that parses as a record, in order (also those
@@ -244,6 +372,9 @@ pub(crate) fn scan(
         head: None,
         first_break: None,
         torn_tail: None,
+        unsigned: Vec::new(),
+        unsigned_after_signed: Vec::new(),
+        signatures_required: false,
     };
     let mut records = Vec::new();
     let mut chain = Chain::default();
@@ -293,6 +424,12 @@ pub(crate) fn scan(
             match chain.check(&record, bytes, policy) {
                 Ok(()) => {
                     report.verified += 1;
+                    if record.signature.is_none() {
+                        report.unsigned.push(line.number);
+                        if chain.signer.is_some() {
+                            report.unsigned_after_signed.push(line.number);
+                        }
+                    }
                     report.head = Some(Head {
                         line: line.number,
                         seq: record.seq,
@@ -385,20 +522,8 @@ impl Chain {
                     }
                 }
             }
-            (None, KeyPolicy::Trusted(_)) => {
-                return Err(
-                    "unsigned, but trusted keys were given (--pubkey): every record must be signed by one of them"
-                        .into(),
-                )
-            }
-            (None, _) => {
-                if let Some((id, _)) = &self.signer {
-                    return Err(format!(
-                        "unsigned, but earlier records are signed by key {id}: a signed log does not \
-                         go back to unsigned records"
-                    ));
-                }
-            }
+            // Unsigned records are a policy question, not a break: the
+            // report lists them.
             _ => {}
         }
         check_actor(record)?;
@@ -512,22 +637,55 @@ mod tests {
     }
 
     #[test]
-    fn unsigned_after_signed_and_a_mismatched_actor_are_breaks() {
+    fn unsigned_records_are_listed_and_fail_only_when_signatures_are_required() {
         let key = SecretKey::from_seed([1; 32]);
-        let a = sample(1, GENESIS_PREV, Some(&key));
-        let b = sample(2, &a.hash, None);
-        let (_dir, path) = write(&[a.to_line(), b.to_line()]);
-        let report = verify(&path, &[]).unwrap();
-        let br = report.first_break.unwrap();
-        assert_eq!(br.line, 2);
-        assert!(br.reason.contains("unsigned"), "{}", br.reason);
+        let a = sample(1, GENESIS_PREV, None);
+        let b = sample(2, &a.hash, Some(&key));
+        let c = sample(3, &b.hash, None);
+        let (_dir, path) = write(&[a.to_line(), b.to_line(), c.to_line()]);
+        for keys in [vec![], vec![key.public()]] {
+            let report = verify(&path, &keys).unwrap();
+            assert!(report.is_ok(), "{}", report.render_human());
+            assert_eq!(report.unsigned, [1, 3]);
+            assert_eq!(report.unsigned_after_signed, [3]);
+            let text = report.render_human();
+            assert!(text.contains("unsigned: 2 records (lines 1, 3)"), "{text}");
+            assert!(text.contains("line 3 comes after signed records"), "{text}");
+            assert!(!text.contains("BROKEN"), "{text}");
+        }
+        let policy = Policy {
+            trusted_keys: vec![key.public()],
+            require_signed: true,
+        };
+        let report = verify_with(&path, &policy).unwrap();
+        assert!(!report.is_ok());
+        assert_eq!(report.first_break, None);
+        let text = report.render_human();
+        assert!(
+            text.contains("signatures: REQUIRED, but 2 records are unsigned (lines 1, 3)"),
+            "{text}"
+        );
+        // A fully signed log passes the same policy.
+        let (_dir, path) = write(&[sample(1, GENESIS_PREV, Some(&key)).to_line()]);
+        assert!(verify_with(&path, &policy).unwrap().is_ok());
+    }
 
+    #[test]
+    fn a_mismatched_actor_is_a_break() {
+        let key = SecretKey::from_seed([1; 32]);
         let mut c = sample(1, GENESIS_PREV, None);
         c.actor.key_id = Some(key.public().id());
         c.hash = c.compute_hash();
         let (_dir, path) = write(&[c.to_line()]);
         let br = verify(&path, &[]).unwrap().first_break.unwrap();
         assert!(br.reason.contains("no signature"), "{}", br.reason);
+    }
+
+    #[test]
+    fn line_ranges_fold_runs() {
+        assert_eq!(line_ranges(&[1, 2, 3, 7, 9, 10]), "1-3, 7, 9-10");
+        assert_eq!(line_ranges(&[4]), "4");
+        assert_eq!(line_ranges(&[]), "");
     }
 
     #[test]

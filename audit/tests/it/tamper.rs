@@ -265,7 +265,7 @@ fn a_record_re_signed_by_another_key_is_detected() {
 }
 
 #[test]
-fn an_unsigned_record_injected_after_signed_ones_is_detected() {
+fn an_unsigned_record_after_signed_ones_is_reported_and_fails_when_signatures_are_required() {
     let a = common::key_a();
     let (_dir, path, records) = common::log(4, Some(&a));
     let mut lines = common::lines(&path);
@@ -276,10 +276,32 @@ fn an_unsigned_record_injected_after_signed_ones_is_detected() {
     lines[3] = format!("{}\n", r.to_line());
     write_lines(&path, &lines);
     for keys in [vec![], vec![a.public()]] {
-        let brk = verify(&path, &keys).unwrap().first_break.unwrap();
-        assert_eq!(brk.line, 4);
-        assert!(brk.reason.contains("unsigned"), "{}", brk.reason);
+        // Not tampering with what was signed, but reported ...
+        let report = verify(&path, &keys).unwrap();
+        assert_eq!(report.unsigned_after_signed, [4]);
+        assert!(report
+            .render_human()
+            .contains("line 4 comes after signed records"));
+        // ... and a failure when signatures are required.
+        let policy = axiom_audit::Policy {
+            trusted_keys: keys,
+            require_signed: true,
+        };
+        let report = axiom_audit::verify_with(&path, &policy).unwrap();
+        assert!(!report.is_ok(), "{}", report.render_human());
     }
+    // An unsigned record put between signed ones breaks the chain: the
+    // next signed record's signature covers the hash it follows.
+    let (_dir, path, records) = common::log(4, Some(&a));
+    let mut lines = common::lines(&path);
+    let mut r = records[1].clone();
+    r.actor.key_id = None;
+    r.signature = None;
+    r.hash = r.compute_hash();
+    lines[1] = format!("{}\n", r.to_line());
+    write_lines(&path, &lines);
+    let brk = verify(&path, &[]).unwrap().first_break.unwrap();
+    assert_eq!(brk.line, 3);
 }
 
 #[test]
