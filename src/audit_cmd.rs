@@ -1,6 +1,5 @@
 //! `axiom audit verify|show|report|repair`: reviewing the audit log.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use axiom_audit::{AuditError, Filter, VerifyReport};
@@ -13,13 +12,12 @@ use crate::trail::{AuditOptions, Trail};
 /// The log an `axiom audit` command reads: `--log`, else `--audit-log` /
 /// `$AXIOM_AUDIT_LOG`, else `.axiom/audit.log` in the current folder.
 pub fn log_path(log: Option<&Path>, options: &AuditOptions) -> PathBuf {
-    log.map(Path::to_path_buf)
-        .unwrap_or_else(|| options.log_for(Path::new(".")))
+    log.map(Path::to_path_buf).unwrap_or_else(|| options.log())
 }
 
 fn missing(log: &Path) -> CliError {
     CliError::Usage(format!(
-        "{}: no audit log there\n  hint: pass --log FILE (or set AXIOM_AUDIT_LOG); audited commands write .axiom/audit.log beside their spec or in the folder they run in",
+        "{}: no audit log there\n  hint: pass --log FILE (or set AXIOM_AUDIT_LOG); audited commands write .axiom/audit.log in the folder they run in",
         log.display()
     ))
 }
@@ -29,8 +27,9 @@ fn audit_error(e: AuditError) -> CliError {
 }
 
 /// `axiom audit verify`: exit 0 when the whole log verifies, 1 at a
-/// break or a torn last line (named, with what to do), 2 for bad input.
-pub fn verify(log: &Path, pubkeys: &[PathBuf]) -> Result<u8, CliError> {
+/// break, a torn last line (named, with what to do) or an unsigned record
+/// under `require_signed`, 2 for bad input.
+pub fn verify(log: &Path, pubkeys: &[PathBuf], require_signed: bool) -> Result<u8, CliError> {
     if !log.is_file() {
         return Err(missing(log));
     }
@@ -41,7 +40,11 @@ pub fn verify(log: &Path, pubkeys: &[PathBuf]) -> Result<u8, CliError> {
                 .map_err(|e| CliError::Usage(format!("--pubkey {}: {e}", p.display())))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let report = axiom_audit::verify(log, &keys).map_err(audit_error)?;
+    let policy = axiom_audit::Policy {
+        trusted_keys: keys,
+        require_signed,
+    };
+    let report = axiom_audit::verify_with(log, &policy).map_err(audit_error)?;
     print_out(&report.render_human());
     Ok(if report.is_ok() {
         exit::OK
@@ -165,8 +168,6 @@ fn warn_if_broken(report: &VerifyReport) {
     }
 }
 
-/// Prints to stdout; a closed stdout (`| head`) is not an error.
 fn print_out(text: &str) {
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    print!("{text}");
 }

@@ -17,7 +17,7 @@
 //! weight changes the model digest, so exactly that model's obligations are
 //! proved again.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -43,6 +43,8 @@ pub struct CheckArgs {
     /// Budget per obligation.
     pub timeout: f64,
     pub allow_unknown: bool,
+    /// Exit 0 when there is nothing to check.
+    pub allow_empty: bool,
     pub cache: Option<PathBuf>,
     pub seed: u64,
 }
@@ -62,14 +64,19 @@ pub fn run(args: &CheckArgs, trail: &mut Trail) -> Result<u8, CliError> {
     }
     files.sort();
     files.dedup();
-    if files.is_empty() {
+    let searched = || {
+        paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // A gate that checks nothing must not pass silently.
+    if files.is_empty() && !args.allow_empty {
         return Err(CliError::Usage(format!(
-            "no .axiom files under {}",
-            paths
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            "no obligations found: no .axiom files under {}\n  hint: a gate that checks nothing \
+             does not pass; point axiom check at your specifications, or pass --allow-empty",
+            searched()
         )));
     }
     if let Some(dir) = &args.cache {
@@ -104,6 +111,17 @@ pub fn run(args: &CheckArgs, trail: &mut Trail) -> Result<u8, CliError> {
         .flat_map(|(_, s)| &s.models)
         .map(|m| m.proves.len())
         .sum();
+    if total == 0 && summary.errors.is_empty() && !args.allow_empty {
+        return Err(CliError::Usage(format!(
+            "no obligations found: {} specification{} under {} state{} no `prove`\n  hint: a gate \
+             that checks nothing does not pass; add a `prove NAME: ...` to a model, or pass \
+             --allow-empty",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            searched(),
+            if files.len() == 1 { "s" } else { "" },
+        )));
+    }
     // A bar on a terminal, one line per obligation otherwise.
     let bar = crate::vnncomp::progress_bar(total);
     let lines = bar.is_hidden();
@@ -154,8 +172,7 @@ pub fn run(args: &CheckArgs, trail: &mut Trail) -> Result<u8, CliError> {
     let text = summary
         .render(args.format, color)
         .map_err(|e| CliError::Usage(format!("cannot render the report: {e}")))?;
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    print!("{text}");
     Ok(u8::try_from(summary.exit_code(args.allow_unknown)).unwrap_or(crate::exit::BAD_INPUT))
 }
 

@@ -1,7 +1,6 @@
 //! The CLI commands. Each returns an exit code or a [`CliError`].
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -192,6 +191,48 @@ pub fn run(
             return Ok(exit::VIOLATED);
         }
     };
+    // JSON has no number for inf or NaN (serde_json would print `null`):
+    // a non-finite output is reported, never printed as a silent null.
+    if let Some((i, j, v)) = outputs.iter().enumerate().find_map(|(i, row)| {
+        row.iter()
+            .position(|v| !v.is_finite())
+            .map(|j| (i, j, row[j]))
+    }) {
+        let sample = if batched {
+            format!(" of sample {}", i + 1)
+        } else {
+            String::new()
+        };
+        let (what, hint) = if v.is_nan() {
+            (
+                "NaN (not a number)".to_string(),
+                "the network computed an undefined value (e.g. inf - inf) on this input",
+            )
+        } else {
+            (
+                format!(
+                    "{}inf: the value overflowed {}",
+                    if v < 0.0 { "-" } else { "+" },
+                    match precision {
+                        Precision::F32 => "float32 (beyond ±3.4e38)",
+                        Precision::F64 => "float64 (beyond ±1.8e308)",
+                    }
+                ),
+                match precision {
+                    Precision::F32 => {
+                        "--precision f64 computes in float64, whose range is far wider"
+                    }
+                    Precision::F64 => "the input drives the network far outside any useful range",
+                },
+            )
+        };
+        return Err(CliError::Usage(format!(
+            "{}: output `{}` element {j}{sample} is {what}; JSON has no number for it, so no \
+             outputs are printed\n  hint: {hint}",
+            model.display(),
+            graph.value_name(graph.output),
+        )));
+    }
     let json = if batched {
         serde_json::Value::Array(outputs.iter().map(|r| numbers(r, precision)).collect())
     } else {
@@ -236,8 +277,13 @@ fn numbers(row: &[f64], precision: Precision) -> serde_json::Value {
     serde_json::Value::Array(
         row.iter()
             .map(|&v| match precision {
-                // Print the shortest decimal that reads back as the same f32.
-                Precision::F32 => serde_json::Value::from(v as f32),
+                // The shortest decimal that reads back as the same f32
+                // (`Value::from(f32)` would widen it and print the f64's
+                // 17 digits). Finite: `run` refuses non-finite outputs.
+                Precision::F32 => (v as f32)
+                    .to_string()
+                    .parse::<f64>()
+                    .map_or(serde_json::Value::Null, serde_json::Value::from),
                 Precision::F64 => serde_json::Value::from(v),
             })
             .collect(),
@@ -460,9 +506,7 @@ pub fn verify(args: &VerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
             ))
         })?;
     }
-    // A closed stdout (`axiom verify ... | head -0`) must not panic.
-    let mut out = std::io::stdout().lock();
-    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    print!("{text}");
     let summary = verdict_summary(&report.verdict, &report.stats, seconds);
     eprintln!("{summary}");
     trail.verdict(

@@ -7,11 +7,27 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use trail::Trail;
 
+// Pipe-safe replacements for std's printing macros (`eprint!` is unused), for every module of
+// this binary (declared before the modules so that they are in scope
+// there): see `console`.
+macro_rules! print {
+    ($($arg:tt)*) => { $crate::console::out(format_args!($($arg)*)) };
+}
+macro_rules! println {
+    () => { $crate::console::out(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::console::out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+macro_rules! eprintln {
+    () => { $crate::console::err(format_args!("\n")) };
+    ($($arg:tt)*) => { $crate::console::err(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod accel;
 mod audit_cmd;
 mod certify;
 mod check;
 mod commands;
+mod console;
 mod export;
 mod trail;
 mod vnncomp;
@@ -50,7 +66,8 @@ struct Cli {
 #[derive(clap::Args, Debug)]
 struct AuditFlags {
     /// Append this command's audit record to FILE [default:
-    /// .axiom/audit.log beside the .axiom spec, else in the current folder].
+    /// .axiom/audit.log in the current folder, whatever the command is
+    /// about].
     #[arg(long, global = true, value_name = "FILE", env = "AXIOM_AUDIT_LOG")]
     audit_log: Option<PathBuf>,
     /// Sign audit records with this secret key (from `axiom keygen`).
@@ -80,7 +97,10 @@ enum Command {
     /// Run a model on one input or a batch and print the outputs as JSON. A
     /// .axiom specification runs its declared model with every `ensure`
     /// checked on every sample: a violation stops the run with exit code 1,
-    /// naming the ensure, its line, and the sample's input and output.
+    /// naming the ensure, its line, and the sample's input and output. An
+    /// output that is not finite (inf after an overflow, or NaN) is an error
+    /// naming the output and the sample (exit code 2): JSON has no number
+    /// for it.
     Run {
         /// The model (.onnx, .nnet) or a specification (.axiom).
         model: PathBuf,
@@ -235,7 +255,7 @@ timeout, named by line; an existing --out file without --force).",
 
 Nothing heuristic or sampled is ever called proved.
 
-Exit codes: 0 all proved; 1 something disproved; 2 bad input (an error); 3 something unknown (0 with --allow-unknown).",
+Exit codes: 0 all proved; 1 something disproved; 2 bad input (an error), or nothing to check (no .axiom file, no `prove`; 0 with --allow-empty); 3 something unknown (0 with --allow-unknown).",
         after_help = "Examples:
   axiom check examples/
   axiom check --format sarif > axiom.sarif
@@ -258,6 +278,11 @@ Exit codes: 0 all proved; 1 something disproved; 2 bad input (an error); 3 somet
         /// Exit 0 even when some obligation is unknown.
         #[arg(long)]
         allow_unknown: bool,
+        /// Exit 0 when there is nothing to check (no .axiom file, or specs
+        /// without a `prove`); without it that is exit code 2, since a gate
+        /// that checks nothing must not pass silently.
+        #[arg(long)]
+        allow_empty: bool,
         /// Keep decided results in DIR, keyed by the sha256 of engine
         /// version, model digest, obligation and options; an unchanged
         /// obligation is not proved again.
@@ -356,20 +381,30 @@ enum AuditCommand {
     /// record.
     #[command(
         long_about = "Check every record of the log: its hash, its link to the previous record, \
-its signature. With --pubkey (repeatable), every record must be signed by one of those keys; \
-without, a log whose first record is signed must stay signed by the same key.\n\n\
+its signature. With --pubkey (repeatable), every signed record must be signed by one of those \
+keys; without, by the key that signed the first signed record.\n\n\
+An unsigned record (written while no --audit-key / AXIOM_AUDIT_KEY was set) is not \
+tampering: it is chained and checked like the others, but nobody vouches for who wrote it. \
+Unsigned records are listed (with a warning for those after signed records, which anyone \
+who can write the file could have appended); --require-signed makes any unsigned record a \
+failure.\n\n\
 Records deleted from the END of the log leave a shorter valid chain: keep the printed head \
 hash elsewhere and compare.\n\n\
-Exit codes: 0 the whole log verifies; 1 a record is broken or the last line is torn (named \
-by line, with what to do); 2 bad input (no log, a bad key file)."
+Exit codes: 0 the whole log verifies; 1 a record is broken, the last line is torn (named by \
+line, with what to do), or a record is unsigned under --require-signed; 2 bad input (no log, \
+a bad key file)."
     )]
     Verify {
         /// The log [default: --audit-log, AXIOM_AUDIT_LOG, .axiom/audit.log].
         #[arg(long, value_name = "FILE")]
         log: Option<PathBuf>,
-        /// A public key (KEY.pub) every record must be signed by (one of).
+        /// A public key (KEY.pub) that may sign records; repeat it for
+        /// several.
         #[arg(long, value_name = "PUB")]
         pubkey: Vec<PathBuf>,
+        /// Fail (exit code 1) when any record is unsigned.
+        #[arg(long)]
+        require_signed: bool,
     },
     /// List records, oldest first.
     Show {
@@ -534,47 +569,30 @@ pub enum Precision {
     F64,
 }
 
-/// The trail an audited command fills, and the file or folder its default
-/// log sits beside; commands outside the audited list get no trail.
-fn audit_plan(command: &Command, options: &trail::AuditOptions) -> (Trail, PathBuf) {
-    let here = PathBuf::from(".");
-    let spec_or_here = |p: &PathBuf| {
-        if p.extension().is_some_and(|e| e == "axiom") {
-            p.clone()
-        } else {
-            here.clone()
-        }
-    };
+/// The trail an audited command fills (with the log it mends, for
+/// `audit repair`); commands outside the audited list get no trail.
+fn audit_plan(command: &Command) -> Trail {
     match command {
-        Command::Verify { .. } => (Trail::new(Kind::Verify), here),
-        Command::Check { paths, .. } => {
-            let anchor = match paths.as_slice() {
-                [one] if one.is_file() => one.clone(),
-                _ => here,
-            };
-            (Trail::new(Kind::Check), anchor)
-        }
-        Command::Keygen { .. } => (Trail::new(Kind::Keygen), here),
-        Command::Certify { spec, .. } => (Trail::new(Kind::Certify), spec.clone()),
+        Command::Verify { .. } => Trail::new(Kind::Verify),
+        Command::Check { .. } => Trail::new(Kind::Check),
+        Command::Keygen { .. } => Trail::new(Kind::Keygen),
+        Command::Certify { .. } => Trail::new(Kind::Certify),
         Command::Cert {
             command: CertCommand::Verify { .. },
-        } => (Trail::new(Kind::CertVerify), here),
+        } => Trail::new(Kind::CertVerify),
         Command::Export {
-            command: ExportCommand::Lean { input, .. },
-        } => (Trail::new(Kind::Export), spec_or_here(input)),
-        Command::Run { model, .. } => (Trail::on_demand(Kind::Run), spec_or_here(model)),
+            command: ExportCommand::Lean { .. },
+        } => Trail::new(Kind::Export),
+        Command::Run { .. } => Trail::on_demand(Kind::Run),
         Command::Audit {
-            command: AuditCommand::Repair { log },
-        } => (
-            Trail::on_demand(Kind::AuditRepair),
-            audit_cmd::log_path(log.as_deref(), options),
-        ),
+            command: AuditCommand::Repair { .. },
+        } => Trail::on_demand(Kind::AuditRepair),
         Command::Info { .. }
         | Command::Vnncomp { .. }
         | Command::Cert {
             command: CertCommand::Show { .. },
         }
-        | Command::Audit { .. } => (Trail::none(), here),
+        | Command::Audit { .. } => Trail::none(),
     }
 }
 
@@ -599,15 +617,15 @@ fn main() -> ExitCode {
         key: cli.audit.audit_key.clone(),
         off: cli.audit.no_audit,
     };
-    let (mut trail, anchor) = audit_plan(&cli.command, &audit);
+    let mut trail = audit_plan(&cli.command);
     // Opened before the work: a bad key or a damaged log stops the command
     // here rather than after it. `audit repair` mends the log first.
-    let sink = if !trail.is_audited() {
-        Ok(None)
-    } else if trail.kind() == Some(Kind::AuditRepair) {
-        audit.open_at(anchor, false)
-    } else {
-        audit.open(&anchor)
+    let sink = match &cli.command {
+        _ if !trail.is_audited() => Ok(None),
+        Command::Audit {
+            command: AuditCommand::Repair { log },
+        } => audit.open_at(audit_cmd::log_path(log.as_deref(), &audit), false),
+        _ => audit.open(),
     };
     let sink = match sink {
         Ok(sink) => sink,
@@ -685,6 +703,7 @@ fn main() -> ExitCode {
             format,
             timeout,
             allow_unknown,
+            allow_empty,
             cache,
             seed,
         } => check::run(
@@ -693,6 +712,7 @@ fn main() -> ExitCode {
                 format,
                 timeout,
                 allow_unknown,
+                allow_empty,
                 cache,
                 seed,
             },
@@ -757,9 +777,15 @@ fn main() -> ExitCode {
             trail_ref,
         ),
         Command::Audit { command } => match command {
-            AuditCommand::Verify { log, pubkey } => {
-                audit_cmd::verify(&audit_cmd::log_path(log.as_deref(), &audit), &pubkey)
-            }
+            AuditCommand::Verify {
+                log,
+                pubkey,
+                require_signed,
+            } => audit_cmd::verify(
+                &audit_cmd::log_path(log.as_deref(), &audit),
+                &pubkey,
+                require_signed,
+            ),
             AuditCommand::Show {
                 log,
                 model,
@@ -792,7 +818,7 @@ fn main() -> ExitCode {
         (Some(sink), Some(event)) => record(&sink, &event, code),
         _ => code,
     };
-    ExitCode::from(code)
+    ExitCode::from(console::exit_code(code))
 }
 
 /// Appends the command's record; a record that cannot be written turns

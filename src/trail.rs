@@ -66,11 +66,6 @@ impl Trail {
         self.kind.is_some()
     }
 
-    /// The record's kind.
-    pub fn kind(&self) -> Option<Kind> {
-        self.kind
-    }
-
     /// A file the command read, with its content's digest. An unreadable
     /// file is not noted (the command itself reports it).
     pub fn file(&mut self, path: &Path) {
@@ -182,21 +177,21 @@ pub struct AuditOptions {
 }
 
 impl AuditOptions {
-    /// The log a command about `anchor` (its spec file, or `.`) writes to:
-    /// `--audit-log`, else `$AXIOM_AUDIT_LOG`, else `.axiom/audit.log`
-    /// beside the spec or in the current folder.
-    pub fn log_for(&self, anchor: &Path) -> PathBuf {
+    /// The log every command reads and writes: `--audit-log`, else
+    /// `$AXIOM_AUDIT_LOG`, else `.axiom/audit.log` in the current folder
+    /// (whatever file the command is about: one place per project).
+    pub fn log(&self) -> PathBuf {
         self.log
             .clone()
-            .unwrap_or_else(|| axiom_audit::default_log_path(anchor))
+            .unwrap_or_else(|| PathBuf::from(axiom_audit::DEFAULT_LOG))
     }
 
     /// Opens the sink of an audited command before it starts: refuses
     /// `--no-audit` when [`REQUIRED_ENV`] is set, loads the key, and checks
     /// that the log can take a record (a torn or broken last line stops
     /// the command here, before its work). `None` with `--no-audit`.
-    pub fn open(&self, anchor: &Path) -> Result<Option<Sink>, CliError> {
-        self.open_at(self.log_for(anchor), true)
+    pub fn open(&self) -> Result<Option<Sink>, CliError> {
+        self.open_at(self.log(), true)
     }
 
     /// [`open`](AuditOptions::open) with the log given; `check_tail: false`

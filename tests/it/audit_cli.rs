@@ -1,6 +1,6 @@
 //! The audit trail end to end: every audited command appends one record to
-//! the log (`--audit-log`, `AXIOM_AUDIT_LOG`, or `.axiom/audit.log` beside
-//! the spec or in the current folder), signed with `--audit-key`;
+//! the log (`--audit-log`, `AXIOM_AUDIT_LOG`, or `.axiom/audit.log` in the
+//! current folder), signed with `--audit-key`;
 //! `--no-audit` and `AXIOM_AUDIT_REQUIRED`; `axiom audit verify|show|
 //! report|repair` on real logs, tampered and torn ones included.
 
@@ -118,13 +118,37 @@ fn every_audited_command_appends_one_signed_record() {
     assert!(rs[1..]
         .iter()
         .all(|r| r.actor.key_id.as_deref() == Some(key_id.as_str())));
-    let o = run_in(d, &log, &["audit", "verify", "--pubkey", "signing.key.pub"]);
-    // The first record is unsigned, so pinning a key rejects it ...
+    // The first record is unsigned: reported as such, not as tampering,
+    // both with the key pinned and with key continuity ...
+    for args in [
+        &["audit", "verify", "--pubkey", "signing.key.pub"][..],
+        &["audit", "verify"],
+    ] {
+        let o = run_in(d, &log, args);
+        assert_eq!(code(&o), 0, "{}", stdout(&o));
+        let out = stdout(&o);
+        assert!(out.contains("records: 7 (6 signed by key"), "{out}");
+        assert!(out.contains("unsigned: 1 record (line 1)"), "{out}");
+        assert!(!out.contains("BROKEN"), "{out}");
+    }
+    // ... and a failure where signatures are required.
+    let o = run_in(
+        d,
+        &log,
+        &[
+            "audit",
+            "verify",
+            "--pubkey",
+            "signing.key.pub",
+            "--require-signed",
+        ],
+    );
     assert_eq!(code(&o), 1, "{}", stdout(&o));
-    assert!(stdout(&o).contains("line 1"), "{}", stdout(&o));
-    // ... while key continuity (no --pubkey) accepts the log.
-    let o = run_in(d, &log, &["audit", "verify"]);
-    assert_eq!(code(&o), 0, "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("signatures: REQUIRED, but 1 record is unsigned (line 1)"),
+        "{}",
+        stdout(&o)
+    );
 
     let model = axiom_core::load_model(&d.join("xor.onnx"))
         .unwrap()
@@ -236,7 +260,7 @@ fn every_audited_command_appends_one_signed_record() {
 }
 
 #[test]
-fn the_default_log_is_beside_the_spec_or_in_the_current_folder() {
+fn the_default_log_is_in_the_current_folder_whatever_the_command_is_about() {
     let (dir, spec) = workspace();
     let d = dir.path();
     let work = d.join("work");
@@ -249,17 +273,27 @@ fn the_default_log_is_beside_the_spec_or_in_the_current_folder() {
             .output()
             .unwrap()
     };
+    // A spec in another folder, a certify of it, a violated ensure of it,
+    // a verify and a keygen: one log, in the folder they run in.
     let o = bare(&["check", p(&spec)]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
-    let beside = d.join(".axiom/audit.log");
-    assert_eq!(records(&beside).len(), 1);
+    let o = bare(&["certify", p(&spec), "--key", "k0.key", "--out", "b"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    let o = bare(&["run", p(&spec), "--input", "[1, 0]"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
     let o = bare(&[
         "verify",
         p(&d.join("xor.onnx")),
         p(&d.join("xor_low.vnnlib")),
     ]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
-    assert_eq!(records(&work.join(".axiom/audit.log")).len(), 1);
+    let kinds: Vec<Kind> = records(&work.join(".axiom/audit.log"))
+        .iter()
+        .map(|r| r.kind)
+        .collect();
+    assert_eq!(kinds, [Kind::Check, Kind::Certify, Kind::Run, Kind::Verify]);
+    assert!(!d.join(".axiom").exists());
+    assert!(stderr(&o).contains("audit: record 4 in .axiom/audit.log"));
     // --audit-log wins over the environment.
     let other = d.join("other.log");
     let o = axiom_command()
@@ -394,6 +428,34 @@ fn tampering_is_named_by_line_and_not_repaired() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn a_garbage_log_gets_advice_that_works() {
+    let (dir, _) = workspace();
+    let d = dir.path();
+    let log = d.join("audit.log");
+    std::fs::write(&log, "garbage line one\ngarbage two\n").unwrap();
+    // verify, and a command that would append, advise moving it aside,
+    // not `audit repair` (which refuses a log broken before its last line).
+    let o = run_in(d, &log, &["audit", "verify"]);
+    assert_eq!(code(&o), 1);
+    let out = stdout(&o);
+    assert!(out.contains("not an axiom audit log"), "{out}");
+    assert!(out.contains("move it aside"), "{out}");
+    assert!(!out.contains("run `axiom audit repair"), "{out}");
+    let o = run_in(d, &log, &["verify", "xor.onnx", "xor_low.vnnlib"]);
+    assert_eq!(code(&o), 2);
+    let err = stderr(&o);
+    assert!(err.contains("move it aside"), "{err}");
+    assert!(!err.contains("run `axiom audit repair"), "{err}");
+    let o = run_in(d, &log, &["audit", "repair"]);
+    assert_eq!(code(&o), 1, "repair still refuses: {}", stderr(&o));
+    // The advice works: moved aside, the next command starts a new log.
+    std::fs::rename(&log, d.join("audit.log.broken")).unwrap();
+    let o = run_in(d, &log, &["verify", "xor.onnx", "xor_low.vnnlib"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert_eq!(records(&log).len(), 1);
 }
 
 #[test]

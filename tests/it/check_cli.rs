@@ -211,3 +211,42 @@ fn run_checks_every_ensure_and_stops_at_a_violation() {
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
+
+#[test]
+fn a_gate_with_nothing_to_check_does_not_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("empty.axiom"), "").unwrap();
+    std::fs::write(
+        d.join("no_prove.axiom"),
+        "model xor {\n  from onnx \"xor.onnx\"\n  input x: f32[2]\n  output y: f32[1]\n}\n",
+    )
+    .unwrap();
+    std::fs::copy(example("models/xor.onnx"), d.join("xor.onnx")).unwrap();
+    let nothing = d.join("nothing");
+    std::fs::create_dir(&nothing).unwrap();
+    for (path, what) in [
+        (d.join("empty.axiom"), "1 specification under"),
+        (d.to_path_buf(), "2 specifications under"),
+        (nothing.clone(), "no .axiom files under"),
+    ] {
+        let o = axiom(&["check", p(&path)]);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{}: {err}", path.display());
+        assert!(err.contains("no obligations found"), "{err}");
+        assert!(err.contains(what), "{err}");
+        assert!(err.contains(p(&path)), "{err}");
+        assert!(err.contains("--allow-empty"), "{err}");
+        // --allow-empty lets it pass, with an empty report.
+        for format in ["human", "json"] {
+            let o = axiom(&["check", p(&path), "--allow-empty", "--format", format]);
+            assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+            if format == "json" {
+                let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+                assert_eq!(v["results"].as_array().map(Vec::len), Some(0), "{v}");
+            } else {
+                assert!(stdout(&o).contains("0 obligations"), "{}", stdout(&o));
+            }
+        }
+    }
+}

@@ -354,3 +354,119 @@ fn nnet_agrees_with_onnx() {
         assert!(worst < 1e-6, "{id}: NNet and ONNX differ by {worst}");
     }
 }
+
+/// Runs `axiom ARGS...` with its stdout a pipe whose reader is already
+/// closed, as in `axiom ... | head -0`.
+fn with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    crate::common::axiom_command()
+        .args(args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_command_ends_quietly_when_its_output_pipe_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("audit.log");
+    let model = example("models/xor.onnx");
+    let low = example("properties/xor_low.vnnlib");
+    let high = example("properties/xor_high.vnnlib");
+    let spec = example("specs/xor.axiom");
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["info", &model], 0),
+        (vec!["info", &low], 0),
+        (vec!["info", "--backends"], 0),
+        (vec!["run", &model, "--input", "[[0, 0], [1, 0]]"], 0),
+        (vec!["verify", &model, &low], 0),
+        (vec!["verify", &model, &high], 1),
+        (vec!["check", &spec, "--format", "json"], 0),
+        (vec!["audit", "show", "--log", p(&log)], 0),
+        (vec!["audit", "verify", "--log", p(&log)], 0),
+        (vec!["--help"], 0),
+        (vec!["check", "--help"], 0),
+        (vec!["--version"], 0),
+    ];
+    for (args, code) in cases {
+        let mut all = vec!["--audit-log", p(&log)];
+        all.extend(&args);
+        let o = with_closed_stdout(&all);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(code), "axiom {args:?}: {err}");
+        assert!(!err.contains("panicked"), "axiom {args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "axiom {args:?}: {err}");
+    }
+    // The audited commands still wrote their records.
+    let (records, report) = axiom_audit::read_records(&log).unwrap();
+    assert!(report.is_ok());
+    assert_eq!(records.len(), 3);
+}
+
+#[test]
+fn output_that_cannot_be_written_is_an_error_not_a_silent_loss() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipping: no /dev/full here");
+        return;
+    }
+    let o = crate::common::axiom_command()
+        .args(["info", &example("models/xor.onnx")])
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    assert_bad_input(&o, &["cannot write to standard output", "incomplete"]);
+}
+
+#[test]
+fn outputs_beyond_float_range_are_reported_never_printed_as_null() {
+    use axiom_ml::core::{GraphBuilder, Op};
+    // y = [1e30 x, -1e30 x]: overflows float32 for |x| > 3.4e8.
+    let mut b = GraphBuilder::new("big", "x", vec![1]);
+    let y = b.push(
+        "scale",
+        Op::Gemm {
+            weight: ndarray::arr2(&[[1e30], [-1e30]]),
+            bias: None,
+        },
+        b.input(),
+    );
+    let graph = b.finish(y).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("big.onnx");
+    axiom_ml::core::onnx::save(&graph, &model).unwrap();
+    let m = p(&model);
+    // In range: printed, float32 outputs with the digits float32 has.
+    let o = axiom(&["run", m, "--input", "[1]"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "[1e+30,-1e+30]");
+    // float32 overflow, in the second sample of a batch: named, exit 2.
+    let o = axiom(&["run", m, "--input", "[[1], [1e10]]"]);
+    assert_bad_input(
+        &o,
+        &[
+            m,
+            "output `scale` element 0 of sample 2 is +inf",
+            "float32",
+            "--precision f64",
+        ],
+    );
+    assert_eq!(stdout(&o), "", "nothing printed");
+    let o = axiom(&["run", m, "--input", "[-1e10]"]);
+    assert_bad_input(&o, &["element 0 is -inf"]);
+    // The same input in float64 is in range.
+    let o = axiom(&["run", m, "--input", "[1e10]", "--precision", "f64"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        "[1.0000000150474662e+40,-1.0000000150474662e+40]"
+    );
+    // float64 overflow and NaN.
+    let o = axiom(&["run", m, "--input", "[1e300]", "--precision", "f64"]);
+    assert_bad_input(&o, &["is +inf", "float64"]);
+    // XOR computes inf - inf here: NaN.
+    let xor = example("models/xor.onnx");
+    let o = axiom(&["run", &xor, "--input", "[3.4e38, 3.4e38]"]);
+    assert_bad_input(&o, &["output `out` element 0 is NaN"]);
+}

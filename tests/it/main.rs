@@ -12,5 +12,6 @@ mod check_cli;
 mod check_report;
 mod cli;
 mod lean_export;
+mod readme_tour;
 mod rewrite_replay;
 mod verify_cli;
