@@ -45,6 +45,10 @@ pub struct CheckArgs {
     pub allow_unknown: bool,
     /// Exit 0 when there is nothing to check.
     pub allow_empty: bool,
+    /// Write the report to this file instead of stdout.
+    pub out: Option<PathBuf>,
+    /// Replace an existing non-empty `out`.
+    pub force: bool,
     pub cache: Option<PathBuf>,
     pub seed: u64,
 }
@@ -52,6 +56,9 @@ pub struct CheckArgs {
 /// Runs the check; prints the report on stdout and returns the exit code.
 pub fn run(args: &CheckArgs, trail: &mut Trail) -> Result<u8, CliError> {
     let timeout = crate::commands::seconds_to_duration(args.timeout, "--timeout")?;
+    if let Some(out) = &args.out {
+        refuse_used_file(out, args.force)?;
+    }
     let start = Instant::now();
     let paths = if args.paths.is_empty() {
         vec![PathBuf::from(".")]
@@ -168,12 +175,70 @@ pub fn run(args: &CheckArgs, trail: &mut Trail) -> Result<u8, CliError> {
         summary.errors.len(),
         if summary.errors.len() == 1 { "" } else { "s" },
     ));
-    let color = args.format == Format::Human && std::io::stdout().is_terminal();
+    let color =
+        args.format == Format::Human && args.out.is_none() && std::io::stdout().is_terminal();
     let text = summary
         .render(args.format, color)
         .map_err(|e| CliError::Usage(format!("cannot render the report: {e}")))?;
-    print!("{text}");
+    match &args.out {
+        None => print!("{text}"),
+        Some(out) => {
+            write_report(out, &text)?;
+            let c = summary.counts();
+            eprintln!(
+                "report written to {}: {} proved, {} disproved, {} unknown, {} errors",
+                out.display(),
+                c.proved,
+                c.disproved,
+                c.unknown,
+                c.error
+            );
+        }
+    }
     Ok(u8::try_from(summary.exit_code(args.allow_unknown)).unwrap_or(crate::exit::BAD_INPUT))
+}
+
+/// Refuses `--out FILE` when FILE holds something, unless `force`: before
+/// any work, so that nothing the user had is overwritten.
+fn refuse_used_file(out: &Path, force: bool) -> Result<(), CliError> {
+    if out.is_dir() {
+        return Err(CliError::Usage(format!(
+            "--out {}: is a folder\n  hint: name a file, such as {}/report.xml",
+            out.display(),
+            out.display()
+        )));
+    }
+    let used = std::fs::metadata(out).is_ok_and(|m| m.len() > 0);
+    if used && !force {
+        return Err(CliError::Usage(format!(
+            "--out {}: the file exists and is not empty; refusing to overwrite it\n  hint: pass \
+             --force to replace it, or choose another name",
+            out.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the report beside `out` and renames it over `out`: a reader never
+/// sees half a report.
+fn write_report(out: &Path, text: &str) -> Result<(), CliError> {
+    let cannot = |e: std::io::Error| {
+        CliError::Usage(format!(
+            "--out {}: cannot write the report: {e}",
+            out.display()
+        ))
+    };
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = out.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.as_deref().unwrap_or("report"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, text).map_err(cannot)?;
+    std::fs::rename(&tmp, out).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        cannot(e)
+    })
 }
 
 /// Collects `*.axiom` files under `path` (recursively; hidden directories

@@ -396,6 +396,18 @@ pub struct VerifyArgs {
     pub smt_leaves: bool,
     /// Where branch and bound bounds its boxes (`cpu`, `cuda`).
     pub backend: String,
+    /// What goes to stdout: the VNN-COMP result text, or one JSON object.
+    pub format: VerifyFormat,
+}
+
+/// The stdout formats of `axiom verify`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum VerifyFormat {
+    /// The VNN-COMP result: the word, and the counterexample after `sat`.
+    Text,
+    /// One JSON object: result, counterexample, reason, statistics, the
+    /// re-check and the certificate (see `axiom verify --help`).
+    Json,
 }
 
 /// `axiom verify MODEL PROPERTY.vnnlib`: prints the result word (and the
@@ -443,13 +455,17 @@ pub fn verify(args: &VerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
     let mut report = axiom_prover::verify(&graph, &property, &options);
     let seconds = start.elapsed().as_secs_f64();
     let mut check_time = Duration::ZERO;
+    let mut rechecked = None;
     // A certificate states only re-checked verdicts.
     if args.recheck || args.cert.is_some() {
         let start = Instant::now();
         let outcome = recheck(&graph, &property, &report.verdict);
         check_time = start.elapsed();
         match outcome {
-            Ok(what) => eprintln!("re-check: {what} in {:.2} s", check_time.as_secs_f64()),
+            Ok(what) => {
+                eprintln!("re-check: {what} in {:.2} s", check_time.as_secs_f64());
+                rechecked = Some(what);
+            }
             Err(why) => {
                 // Fail closed: evidence the checker rejects proves nothing.
                 eprintln!("re-check FAILED: {why}");
@@ -506,7 +522,24 @@ pub fn verify(args: &VerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
             ))
         })?;
     }
-    print!("{text}");
+    match args.format {
+        VerifyFormat::Text => print!("{text}"),
+        VerifyFormat::Json => {
+            let certificate =
+                args.cert.as_ref().zip(cert_digest.as_ref()).map(
+                    |(p, d)| serde_json::json!({ "path": p.display().to_string(), "sha256": d }),
+                );
+            let json = verify_json(
+                args,
+                &graph,
+                &report,
+                seconds,
+                rechecked.as_deref(),
+                certificate,
+            );
+            println!("{json:#}");
+        }
+    }
     let summary = verdict_summary(&report.verdict, &report.stats, seconds);
     eprintln!("{summary}");
     trail.verdict(
@@ -518,6 +551,59 @@ pub fn verify(args: &VerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
     );
     trail.detail(summary);
     Ok(verdict_exit_code(&report.verdict))
+}
+
+/// `axiom verify --format json`: one object with the facts of the run.
+fn verify_json(
+    args: &VerifyArgs,
+    graph: &Graph,
+    report: &axiom_prover::VerifyReport,
+    seconds: f64,
+    rechecked: Option<&str>,
+    certificate: Option<serde_json::Value>,
+) -> serde_json::Value {
+    use serde_json::{json, Value};
+    let verdict = &report.verdict;
+    let (counterexample, proof, reason) = match verdict {
+        Verdict::Disproved { counterexample: c } => (
+            json!({
+                "case": c.case,
+                "disjunct": c.disjunct,
+                "inputs": c.input,
+                "outputs": c.output,
+            }),
+            Value::Null,
+            Value::Null,
+        ),
+        Verdict::Proved { evidence } => (
+            Value::Null,
+            json!({ "cases": evidence.cases.len(), "leaves": evidence.leaf_count() }),
+            Value::Null,
+        ),
+        Verdict::Unknown { reason } => (Value::Null, Value::Null, json!(reason.to_string())),
+    };
+    let st = &report.stats;
+    json!({
+        "result": verdict.word(),
+        "model": args.model.display().to_string(),
+        "model_digest": graph.digest().to_string(),
+        "property": args.property.display().to_string(),
+        "seconds": seconds,
+        "counterexample": counterexample,
+        "proof": proof,
+        "reason": reason,
+        "rechecked": rechecked,
+        "certificate": certificate,
+        "stats": {
+            "boxes_bounded": st.boxes_bounded,
+            "leaves": st.leaves,
+            "max_depth": st.max_depth,
+            "smt_calls": st.smt_calls,
+            "attack_samples": st.attack_samples,
+            "accelerated_boxes": st.accelerated_boxes,
+            "accelerated_leaves": st.accelerated_leaves,
+        },
+    })
 }
 
 /// Re-checks a verdict's evidence with the independent exact checker of

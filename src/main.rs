@@ -195,6 +195,16 @@ axiom verify net.onnx prop.vnnlib --timeout 116 --result out.txt --force"
         /// feature and a GPU, else exit code 2.
         #[arg(long, default_value = "cpu", value_name = "NAME")]
         backend: String,
+        /// What goes to stdout: `text`, the VNN-COMP result above; or
+        /// `json`, one object with `result` (the word), `model`,
+        /// `model_digest`, `property`, `seconds`, `counterexample` (`case`,
+        /// `disjunct`, `inputs`, `outputs`, or null), `proof` (`cases`,
+        /// `leaves`, or null), `reason` (why unknown, or null), `rechecked`
+        /// (what the exact checker accepted, or null), `certificate` (`path`,
+        /// `sha256`, or null) and `stats`. Exit codes and --result are the
+        /// same in both.
+        #[arg(long, value_enum, default_value_t = commands::VerifyFormat::Text, value_name = "FORMAT")]
+        format: commands::VerifyFormat,
     },
     /// Run a set of VNN-COMP instances (an instances.csv) and summarise the
     /// results.
@@ -258,8 +268,8 @@ Nothing heuristic or sampled is ever called proved.
 Exit codes: 0 all proved; 1 something disproved; 2 bad input (an error), or nothing to check (no .axiom file, no `prove`; 0 with --allow-empty); 3 something unknown (0 with --allow-unknown).",
         after_help = "Examples:
   axiom check examples/
-  axiom check --format sarif > axiom.sarif
-  axiom check specs/ --cache .axiom/cache --format junit > junit.xml"
+  axiom check --format sarif --out axiom.sarif
+  axiom check specs/ --cache .axiom/cache --format junit --out junit.xml --force"
     )]
     Check {
         /// Files or directories to search for .axiom specifications.
@@ -278,6 +288,14 @@ Exit codes: 0 all proved; 1 something disproved; 2 bad input (an error), or noth
         /// Exit 0 even when some obligation is unknown.
         #[arg(long)]
         allow_unknown: bool,
+        /// Write the report to FILE (in --format) instead of stdout, with a
+        /// one-line summary on stderr. An existing non-empty FILE is
+        /// refused before any work unless --force.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Replace an existing --out FILE.
+        #[arg(long)]
+        force: bool,
         /// Exit 0 when there is nothing to check (no .axiom file, or specs
         /// without a `prove`); without it that is exit code 2, since a gate
         /// that checks nothing must not pass silently.
@@ -665,8 +683,10 @@ fn main() -> ExitCode {
             cert,
             key,
             backend,
+            format,
         } => commands::verify(
             &commands::VerifyArgs {
+                format,
                 model,
                 property,
                 timeout,
@@ -704,6 +724,8 @@ fn main() -> ExitCode {
             timeout,
             allow_unknown,
             allow_empty,
+            out,
+            force,
             cache,
             seed,
         } => check::run(
@@ -713,6 +735,8 @@ fn main() -> ExitCode {
                 timeout,
                 allow_unknown,
                 allow_empty,
+                out,
+                force,
                 cache,
                 seed,
             },

@@ -250,3 +250,39 @@ fn a_gate_with_nothing_to_check_does_not_pass() {
         }
     }
 }
+
+#[test]
+fn check_writes_its_report_to_a_file_and_never_over_one_silently() {
+    let dir = workspace(XOR_FALSE);
+    let d = dir.path();
+    let out = d.join("junit.xml");
+    let o = axiom(&["check", p(d), "--format", "junit", "--out", p(&out)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "", "the report goes to the file only");
+    assert!(stderr(&o).contains("report written to"), "{}", stderr(&o));
+    let xml = std::fs::read_to_string(&out).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("wrong"), "{xml}");
+    // An existing report is not replaced without --force, before any work.
+    let o = axiom(&["check", p(d), "--out", p(&out)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), xml);
+    let o = axiom(&[
+        "check",
+        p(d),
+        "--format",
+        "json",
+        "--out",
+        p(&out),
+        "--force",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(v["counts"]["disproved"], 1, "{v}");
+    // A folder is not a report file.
+    let o = axiom(&["check", p(d), "--out", p(d)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is a folder"), "{}", stderr(&o));
+}

@@ -441,3 +441,73 @@ fn vnncomp_solves_the_tiny_set() {
     assert_eq!(rows.len(), 5, "{text}");
     assert!(rows.iter().all(|r| r.ends_with(",yes,")), "{text}");
 }
+
+#[test]
+fn verify_speaks_json_for_scripts() {
+    let model = example("models/xor.onnx");
+    let json = |args: &[&str]| -> (i32, serde_json::Value) {
+        let o = axiom(args);
+        let v = serde_json::from_str(&stdout(&o))
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", stdout(&o), stderr(&o)));
+        (o.status.code().unwrap(), v)
+    };
+    let (code, v) = json(&[
+        "verify",
+        &model,
+        &example("properties/xor_low.vnnlib"),
+        "--format",
+        "json",
+        "--recheck",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(v["result"], "unsat");
+    assert!(v["proof"]["leaves"].as_u64().unwrap() >= 1, "{v}");
+    assert!(v["counterexample"].is_null() && v["reason"].is_null());
+    assert!(v["rechecked"].as_str().unwrap().contains("leaves"), "{v}");
+    assert_eq!(
+        v["model_digest"],
+        axiom_ml::core::load_model(Path::new(&model))
+            .unwrap()
+            .digest()
+            .to_string()
+    );
+
+    // sat: the counterexample, re-checked: the outputs are the model's.
+    let dir = tempdir();
+    let result = dir.path().join("result.txt");
+    let (code, v) = json(&[
+        "verify",
+        &model,
+        &example("properties/xor_high.vnnlib"),
+        "--format",
+        "json",
+        "--result",
+        p(&result),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(v["result"], "sat");
+    let cex = &v["counterexample"];
+    let x: Vec<f64> = serde_json::from_value(cex["inputs"].clone()).unwrap();
+    let y: Vec<f64> = serde_json::from_value(cex["outputs"].clone()).unwrap();
+    let relu = |t: f64| t.max(0.0);
+    let want = relu(x[0] + x[1]) - 2.0 * relu(x[0] + x[1] - 1.0);
+    assert!((y[0] - want).abs() < 1e-6, "{x:?} -> {y:?}");
+    assert!(y[0] >= 0.5, "in the unsafe set: {y:?}");
+    // The --result file keeps the VNN-COMP form.
+    assert!(read(&result).starts_with("sat\n("), "{}", read(&result));
+
+    // unknown: the reason.
+    let (code, v) = json(&[
+        "verify",
+        &model,
+        &example("properties/xor_high.vnnlib"),
+        "--format",
+        "json",
+        "--no-attack",
+        "--timeout",
+        "0.000000001",
+    ]);
+    assert_eq!(code, 3, "{v}");
+    assert_eq!(v["result"], "timeout");
+    assert!(v["reason"].as_str().is_some_and(|r| !r.is_empty()), "{v}");
+}
