@@ -125,7 +125,7 @@ impl VerifyReport {
     pub fn is_ok(&self) -> bool {
         self.first_break.is_none()
             && self.torn_tail.is_none()
-            && !(self.signatures_required && !self.unsigned.is_empty())
+            && (self.unsigned.is_empty() || !self.signatures_required)
     }
 
     /// The line of the first problem, a break or the torn tail.
