@@ -50,7 +50,11 @@ pub enum AuditError {
     #[error(
         "{}:{line}: {reason}\n  this is not crash damage at the end of the log but a break before it \
          (tampering or corruption): it must be investigated, not repaired; the log was left as it is\n  \
-         hint: keep the file as evidence; `axiom audit verify --log {}` shows the details",
+         hint: keep the file as evidence (`axiom audit verify --log {}` shows the details) and, \
+         to go on recording, move it aside (e.g. `mv {} {}.broken`): the next audited command \
+         starts a new log",
+        path.display(),
+        path.display(),
         path.display(),
         path.display()
     )]

@@ -451,6 +451,7 @@ fn a_garbage_log_gets_advice_that_works() {
     assert!(!err.contains("run `axiom audit repair"), "{err}");
     let o = run_in(d, &log, &["audit", "repair"]);
     assert_eq!(code(&o), 1, "repair still refuses: {}", stderr(&o));
+    assert!(stderr(&o).contains("move it aside"), "{}", stderr(&o));
     // The advice works: moved aside, the next command starts a new log.
     std::fs::rename(&log, d.join("audit.log.broken")).unwrap();
     let o = run_in(d, &log, &["verify", "xor.onnx", "xor_low.vnnlib"]);
