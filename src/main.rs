@@ -13,6 +13,7 @@ mod certify;
 mod check;
 mod commands;
 mod export;
+mod info;
 mod trail;
 mod vnncomp;
 
@@ -618,7 +619,7 @@ fn main() -> ExitCode {
     };
     let trail_ref = &mut trail;
     let result = match cli.command {
-        Command::Info { path, backends } => commands::info(path.as_deref(), backends),
+        Command::Info { path, backends } => info::info(path.as_deref(), backends),
         Command::Run {
             model,
             model_name,
