@@ -119,21 +119,66 @@ impl BoxBounder for CudaBoxes {
     }
 }
 
+/// `axiom info --backends --format json`: every backend, available or not.
+#[derive(Debug, serde::Serialize)]
+pub struct BackendsInfo {
+    kind: &'static str,
+    backends: Vec<BackendInfo>,
+}
+
+/// One backend: available with the device, or unavailable with the reason.
+#[derive(Debug, serde::Serialize)]
+pub struct BackendInfo {
+    name: &'static str,
+    available: bool,
+    /// The device (`cpu`: its threads) when available, else the reason.
+    detail: String,
+}
+
+/// The backends this build can use on this machine.
+pub fn backends_info() -> BackendsInfo {
+    let backends = axiom_backends::available_backends()
+        .into_iter()
+        .map(|(name, status)| match (name, status) {
+            ("cuda", Ok(())) => BackendInfo {
+                name,
+                available: true,
+                detail: axiom_backends::cuda_probe().unwrap_or_default(),
+            },
+            ("cpu", Ok(())) => BackendInfo {
+                name,
+                available: true,
+                detail: format!(
+                    "{} threads",
+                    std::thread::available_parallelism().map_or(1, |n| n.get())
+                ),
+            },
+            (name, Ok(())) => BackendInfo {
+                name,
+                available: true,
+                detail: String::new(),
+            },
+            (name, Err(reason)) => BackendInfo {
+                name,
+                available: false,
+                detail: reason,
+            },
+        })
+        .collect();
+    BackendsInfo {
+        kind: "backends",
+        backends,
+    }
+}
+
 /// `axiom info --backends`: one line per backend, `available` with the
 /// device or `unavailable` with the reason.
 pub fn print_backends() {
-    for (name, status) in axiom_backends::available_backends() {
-        match (name, status) {
-            ("cuda", Ok(())) => println!(
-                "cuda  available: {}",
-                axiom_backends::cuda_probe().unwrap_or_default()
-            ),
-            ("cpu", Ok(())) => println!(
-                "cpu   available: {} threads",
-                std::thread::available_parallelism().map_or(1, |n| n.get())
-            ),
-            (name, Ok(())) => println!("{name:<5} available"),
-            (name, Err(reason)) => println!("{name:<5} unavailable: {reason}"),
+    for b in backends_info().backends {
+        match (b.available, b.detail.is_empty()) {
+            (true, false) => println!("{:<5} available: {}", b.name, b.detail),
+            (true, true) => println!("{:<5} available", b.name),
+            (false, _) => println!("{:<5} unavailable: {}", b.name, b.detail),
         }
     }
 }

@@ -29,6 +29,7 @@ mod check;
 mod commands;
 mod console;
 mod export;
+mod info;
 mod trail;
 mod vnncomp;
 
@@ -82,17 +83,42 @@ struct AuditFlags {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Describe a model (inputs, outputs, layers, parameters, digest) or a
-    /// VNN-LIB property (input regions and output condition); with
+    /// Describe a file axiom takes: a model, a VNN-LIB property, a .axiom
+    /// specification, a bundle, a certificate or safetensors weights; with
     /// --backends, the backends this build can use on this machine.
+    #[command(
+        long_about = "Describe a file axiom takes:\n  \
+.onnx, .nnet   a model: format, digest, parameters, input, output, layers, metadata\n  \
+.vnnlib        a property: the input regions and the unsafe output condition\n  \
+.axiom         a specification: per model its source, declarations, regions, ensures, \
+obligations\n  \
+a folder       a bundle from `axiom certify`: signer key id, models, digests, certificates\n  \
+.cert          a certificate: obligation, model digest, verdict, evidence, signer\n  \
+.safetensors   weights: every tensor's dtype, shape and size; the metadata\n\n\
+info reads and decodes; it verifies nothing. Check a bundle or certificate with `axiom cert \
+verify`.\n\n\
+With --format json, stdout is one pretty-printed JSON object whose `kind` field says what \
+the file is (model, property, spec, bundle, certificate, safetensors), with the same facts \
+as the text; --backends gives an object of kind `backends`, and with a PATH too, an array \
+of the two objects.\n\n\
+Exit codes: 0 described; 2 a file that does not read (named, with the place) or bad usage.",
+        after_help = "Examples:\n  axiom info examples/models/xor.onnx\n  axiom info examples/specs/xor.axiom\n  axiom info xor.bundle\n  axiom info xor.bundle/xor/bounded.cert\n  axiom info examples/models/classifier.safetensors --format json\n  axiom info --backends --format json"
+    )]
     Info {
-        /// A model (.onnx, .nnet) or a property (.vnnlib).
+        /// A model (.onnx, .nnet), a property (.vnnlib), a specification
+        /// (.axiom), a bundle folder, a certificate (.cert) or weights
+        /// (.safetensors).
         #[arg(required_unless_present = "backends")]
         path: Option<PathBuf>,
         /// List the backends (cpu, cuda): available with the device, or
         /// unavailable with the reason.
         #[arg(long)]
         backends: bool,
+        /// Output format: `human` text, or `json` (one object with a `kind`
+        /// field, keys in a fixed order), e.g. `axiom info net.onnx --format
+        /// json | jq .digest`.
+        #[arg(long, value_enum, default_value_t = info::InfoFormat::Human, value_name = "FORMAT")]
+        format: info::InfoFormat,
     },
     /// Run a model on one input or a batch and print the outputs as JSON. A
     /// .axiom specification runs its declared model with every `ensure`
@@ -654,7 +680,11 @@ fn main() -> ExitCode {
     };
     let trail_ref = &mut trail;
     let result = match cli.command {
-        Command::Info { path, backends } => commands::info(path.as_deref(), backends),
+        Command::Info {
+            path,
+            backends,
+            format,
+        } => info::info(path.as_deref(), backends, format),
         Command::Run {
             model,
             model_name,

@@ -11,6 +11,7 @@ mod cert_bundle;
 mod check_cli;
 mod check_report;
 mod cli;
+mod info_cli;
 mod lean_export;
 mod readme_tour;
 mod rewrite_replay;

@@ -58,7 +58,7 @@ mod resolve;
 mod syntax;
 
 pub use error::{Span, SpecError, SpecErrorInfo, SpecErrorKind};
-pub use model::{Assume, Ensure, IoDecl, ModelSpec, Obligation, Region, Spec};
+pub use model::{Assume, Ensure, IoDecl, ModelSpec, NamedRegion, Obligation, Region, Spec};
 pub use pred::{CmpOp, IoRef, LinExpr, Pred, Term, MAX_VIOLATION_DISJUNCTS};
 pub use resolve::LAYER_KINDS;
 pub use syntax::MAX_NESTING;

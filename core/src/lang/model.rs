@@ -43,6 +43,8 @@ pub struct ModelSpec {
     pub input: IoDecl,
     /// The `output` declaration.
     pub output: IoDecl,
+    /// The `region` declarations, in order.
+    pub regions: Vec<NamedRegion>,
     /// The `assume` preconditions (over the input only), applied to every
     /// obligation.
     pub assumes: Vec<Assume>,
@@ -82,6 +84,20 @@ impl IoDecl {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// A `region NAME = ...` declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedRegion {
+    /// Its name.
+    pub name: String,
+    /// The declaration as written (`region near = box([0, 0], [0.2, 0.2])`).
+    pub text: String,
+    /// Where it is.
+    pub span: Span,
+    /// The box it denotes, as written (not intersected with the input's
+    /// domain; an obligation over it is).
+    pub region: Region,
 }
 
 /// An `assume` precondition.

@@ -4,7 +4,7 @@
 
 use super::ast::{self, ArgKind, Bytes, CmpTok, ExprKind, ItemKind, PredKind, ProveBody};
 use super::error::{did_you_mean, LineIndex, Span, SpecError, SpecErrorKind as K};
-use super::model::{Assume, Ensure, IoDecl, ModelSpec, Obligation, Region};
+use super::model::{Assume, Ensure, IoDecl, ModelSpec, NamedRegion, Obligation, Region};
 use super::pred::{CmpOp, IoRef, LinExpr, Pred, Term};
 use super::syntax::as_usize;
 use crate::graph::{Graph, GraphBuilder, Op};
@@ -107,7 +107,7 @@ impl<'a> Resolver<'a> {
         let mut input: Option<(&ast::IoItem, &Bytes)> = None;
         let mut output: Option<(&ast::IoItem, &Bytes)> = None;
         let mut layers: Vec<(&ast::Ident, &ast::Call)> = Vec::new();
-        let mut regions: Vec<(&ast::Ident, &ast::Call)> = Vec::new();
+        let mut regions: Vec<(&ast::Ident, &ast::Call, &Bytes)> = Vec::new();
         let mut assumes: Vec<(&ast::Pred, &Bytes)> = Vec::new();
         let mut ensures: Vec<(&ast::Pred, &Bytes)> = Vec::new();
         let mut proves: Vec<(&ast::Ident, &ProveBody, &Bytes)> = Vec::new();
@@ -132,7 +132,7 @@ impl<'a> Resolver<'a> {
                     }
                     output = Some((io, at));
                 }
-                ItemKind::Region { name, value } => regions.push((name, value)),
+                ItemKind::Region { name, value } => regions.push((name, value, at)),
                 ItemKind::Layer { name, value } => layers.push((name, value)),
                 ItemKind::Assume(p) => assumes.push((p, at)),
                 ItemKind::Ensure(p) => ensures.push((p, at)),
@@ -203,7 +203,8 @@ impl<'a> Resolver<'a> {
 
         // Named regions, in order; each may use the ones before it.
         let mut named: HashMap<String, (Region, Bytes)> = HashMap::new();
-        for (name, call) in &regions {
+        let mut region_list = Vec::new();
+        for (name, call, at) in &regions {
             if REGION_BUILTINS.contains(&name.text.as_str()) {
                 return Err(self
                     .err(
@@ -221,6 +222,12 @@ impl<'a> Resolver<'a> {
                 return Err(self.duplicate(&format!("region `{}`", name.text), &name.at, first));
             }
             let region = self.region(call, &named, &input)?;
+            region_list.push(NamedRegion {
+                name: name.text.clone(),
+                text: self.text(at),
+                span: self.span(at),
+                region: region.clone(),
+            });
             named.insert(name.text.clone(), (region, name.at.clone()));
         }
 
@@ -283,6 +290,7 @@ impl<'a> Resolver<'a> {
             files,
             input,
             output,
+            regions: region_list,
             assumes: assume_list,
             ensures: ensure_list,
             proves: obligations,

@@ -373,6 +373,24 @@ fn regions_are_clipped_to_the_domain() {
 }
 
 #[test]
+fn named_regions_are_kept_as_written() {
+    let dir = fixtures();
+    let spec = full(&dir);
+    let m = spec.model("acas_1_1").unwrap();
+    assert_eq!(m.regions.len(), 1);
+    let r = &m.regions[0];
+    assert_eq!(r.name, "near_origin");
+    assert_eq!(r.span.line, 7);
+    assert_eq!(
+        r.text,
+        "region near_origin = box([0.6, -0.5, -0.5, 0.45, -0.5], [0.68, 0.5, 0.5, 0.5, -0.45])"
+    );
+    assert_eq!(r.region.lower[0], q("0.6"));
+    assert_eq!(r.region.upper[4], q("-0.45"));
+    assert!(spec.model("small").unwrap().regions.is_empty());
+}
+
+#[test]
 fn vnnlib_obligation_gets_the_assumptions() {
     let dir = fixtures();
     let spec = full(&dir);
