@@ -379,6 +379,8 @@ fn every_command_ends_quietly_when_its_output_pipe_closes() {
     let cases: Vec<(Vec<&str>, i32)> = vec![
         (vec!["info", &model], 0),
         (vec!["info", &low], 0),
+        (vec!["info", &spec], 0),
+        (vec!["info", &model, "--format", "json"], 0),
         (vec!["info", "--backends"], 0),
         (vec!["run", &model, "--input", "[[0, 0], [1, 0]]"], 0),
         (vec!["verify", &model, &low], 0),
