@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use axiom_certs::bundle::{Bundle, MANIFEST, META_CERTIFICATES, SPEC};
 use axiom_certs::cert::CertEvidence;
@@ -705,8 +705,35 @@ struct BundleCert {
     signer: String,
 }
 
+/// Reads a regular file (never a device or a fifo, which could be endless).
 fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    std::fs::read(path).map_err(|e| axiom_core::Error::io(path, &e).into())
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() => Err(CliError::Usage(format!(
+            "{}: not a regular file",
+            path.display()
+        ))),
+        _ => std::fs::read(path).map_err(|e| axiom_core::Error::io(path, &e).into()),
+    }
+}
+
+/// `dir/rel` for a path a bundle's manifest lists: relative, inside the
+/// bundle (no `..`, no absolute path), as `axiom cert verify` requires.
+fn bundle_file(dir: &Path, rel: &str) -> Result<PathBuf, CliError> {
+    let inside = !rel.is_empty()
+        && !rel.starts_with('/')
+        && rel
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\\'));
+    if inside {
+        Ok(dir.join(rel))
+    } else {
+        Err(CliError::Usage(format!(
+            "{}: the manifest lists the path '{rel}', which is not inside the bundle\n  hint: \
+             the bundle was altered; `axiom cert verify {}` names what is wrong with it",
+            dir.join("manifest.json").display(),
+            dir.display()
+        )))
+    }
 }
 
 fn decode_certificate(path: &Path) -> Result<SignedCertificate, CliError> {
@@ -735,7 +762,7 @@ fn bundle_info(dir: &Path) -> Result<BundleInfo, CliError> {
     for model in &m.models {
         let mut certificates = Vec::new();
         for rel in &model.certificates {
-            let cert = decode_certificate(&dir.join(rel))?;
+            let cert = decode_certificate(&bundle_file(dir, rel)?)?;
             let c = &cert.certificate;
             certificates.push(BundleCert {
                 path: rel.clone(),

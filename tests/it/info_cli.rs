@@ -433,6 +433,17 @@ fn damaged_files_are_errors_naming_the_file() {
     // A certificate damaged inside a bundle.
     std::fs::copy(&cert, bundle.join("xor/bounded.cert")).unwrap();
     assert_refused(&axiom(&["info", p(&bundle)]), &["bounded.cert"]);
+    // A manifest pointing outside the bundle (at an endless device, here)
+    // is refused before anything is read.
+    let manifest = bundle.join("manifest.json");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    assert!(text.contains("xor/bounded.cert"));
+    let hostile = text.replace("xor/bounded.cert", "../../../../../../../../dev/zero");
+    std::fs::write(&manifest, hostile).unwrap();
+    assert_refused(
+        &axiom(&["info", p(&bundle)]),
+        &["manifest.json", "not inside the bundle", "dev/zero"],
+    );
 
     // Not a kind info takes: the hint lists them all.
     let every = [
