@@ -195,7 +195,7 @@ pub fn certify(args: &CertifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
             .files
             .iter()
             .map(|p| {
-                let bytes = std::fs::read(p)
+                let bytes = axiom_core::read_file(p)
                     .map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))?;
                 trail.file_bytes(p, &bytes);
                 Ok(FileDigest {
@@ -297,7 +297,7 @@ fn onnx_of(model: &ModelSpec) -> Result<Vec<u8>, CliError> {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
         {
-            let bytes = std::fs::read(first)
+            let bytes = axiom_core::read_file(first)
                 .map_err(|e| CliError::Usage(format!("{}: {e}", first.display())))?;
             if axiom_core::onnx::parse(&bytes, &first.display().to_string())
                 .is_ok_and(|g| g.digest() == digest)
@@ -427,7 +427,7 @@ pub fn cert_verify(args: &CertVerifyArgs, trail: &mut Trail) -> Result<u8, CliEr
         });
     }
     // A certificate on its own.
-    let bytes = std::fs::read(&args.path)
+    let bytes = axiom_core::read_file(&args.path)
         .map_err(|e| CliError::Usage(format!("{}: {e}", args.path.display())))?;
     trail.file_bytes(&args.path, &bytes);
     trail.certificate(axiom_audit::sha256_hex(&bytes));
@@ -525,8 +525,8 @@ fn print_cert(c: &CertReport) {
 
 /// `axiom cert show CERT`: the JSON view of a certificate.
 pub fn cert_show(path: &Path) -> Result<u8, CliError> {
-    let bytes =
-        std::fs::read(path).map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
+    let bytes = axiom_core::read_file(path)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))?;
     match SignedCertificate::from_bytes(&bytes) {
         Ok(c) => {
             println!("{}", c.to_json());
@@ -569,8 +569,9 @@ pub fn write_verify_certificate(
     solve: Duration,
     check: Duration,
 ) -> Result<String, CliError> {
-    let read =
-        |p: &Path| std::fs::read(p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())));
+    let read = |p: &Path| {
+        axiom_core::read_file(p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))
+    };
     let model_bytes = read(model_path)?;
     let text = String::from_utf8_lossy(&read(property_path)?).into_owned();
     let file_name = |p: &Path| {

@@ -250,6 +250,12 @@ fn find_specs(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), CliError> {
         out.push(path.to_path_buf());
         return Ok(());
     }
+    if !meta.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{}: not a .axiom file or a folder of them (a device, fifo or socket)",
+            path.display()
+        )));
+    }
     let mut stack = vec![path.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let entries = std::fs::read_dir(&dir)

@@ -256,7 +256,7 @@ fn from_bundle(
     }
     let read = |rel: &str| {
         let p = root.join(rel);
-        std::fs::read(&p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))
+        axiom_core::read_file(&p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))
     };
     let mut graphs: Vec<(String, Graph, Vec<ObligationInput>)> = Vec::new();
     let mut matched = only.is_none();

@@ -707,13 +707,7 @@ struct BundleCert {
 
 /// Reads a regular file (never a device or a fifo, which could be endless).
 fn read(path: &Path) -> Result<Vec<u8>, CliError> {
-    match std::fs::metadata(path) {
-        Ok(m) if !m.is_file() => Err(CliError::Usage(format!(
-            "{}: not a regular file",
-            path.display()
-        ))),
-        _ => std::fs::read(path).map_err(|e| axiom_core::Error::io(path, &e).into()),
-    }
+    axiom_core::read_file(path).map_err(|e| axiom_core::Error::io(path, &e).into())
 }
 
 /// `dir/rel` for a path a bundle's manifest lists: relative, inside the

@@ -116,7 +116,15 @@ fn stem(field: &str) -> String {
 
 /// Reads an instances file; paths are resolved against its directory.
 pub fn load_instances(path: &Path) -> Result<Vec<Instance>, CliError> {
-    let text = std::fs::read_to_string(path)
+    let text = axiom_core::read_file(path)
+        .and_then(|b| {
+            String::from_utf8(b).map_err(|_| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the file is not UTF-8 text",
+                )
+            })
+        })
         .map_err(|e| CliError::Usage(format!("{}: cannot read: {e}", path.display())))?;
     let base = path.parent().unwrap_or(Path::new(""));
     parse_instances(&text, base, &path.display().to_string())

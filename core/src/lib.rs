@@ -37,6 +37,56 @@ pub use graph::{Graph, GraphBuilder, Node, Op, Shape, ValueId};
 
 use std::path::{Path, PathBuf};
 
+/// The largest input file read (8 GiB): far above any model in use, and a
+/// bound on what a hostile path can make Axiom read.
+pub const MAX_FILE_BYTES: u64 = 8 << 30;
+
+/// Reads a model, property, spec or weights file: only a regular file (a
+/// device such as `/dev/zero`, a fifo or a folder would be read forever or
+/// not at all) of at most [`MAX_FILE_BYTES`]. Every importer reads through
+/// it; the errors are `std::io` errors with a sentence, for the caller to
+/// place.
+///
+/// ```
+/// let e = axiom_core::read_file(std::path::Path::new("/dev/zero")).unwrap_err();
+/// assert!(e.to_string().contains("not a regular file"), "{e}");
+/// ```
+pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a folder"
+        } else {
+            "a device, fifo or socket"
+        };
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("not a regular file ({what})"),
+        ));
+    }
+    let too_big = || {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "the file is larger than {} GiB, the most Axiom reads",
+                MAX_FILE_BYTES >> 30
+            ),
+        )
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    // A file that grows while it is read is still bounded.
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    Ok(bytes)
+}
+
 /// The model formats [`load_model`] understands, by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModelFormat {

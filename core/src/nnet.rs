@@ -96,7 +96,7 @@ pub fn parse(text: &str) -> Result<Graph> {
 ///
 /// Every error carries `path` (see [`parse`] for the rest).
 pub fn load(path: &Path) -> Result<Graph> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+    let bytes = crate::read_file(path).map_err(|e| Error::io(path, &e))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         Error::malformed("the file is not UTF-8 text")

@@ -42,7 +42,7 @@ Gemm, Identity, MatMul, MaxPool, Mul, Relu, Reshape, Sigmoid, Softmax, Sub, Tanh
 
 /// Loads an ONNX model file.
 pub fn load(path: &Path) -> Result<Graph> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+    let bytes = crate::read_file(path).map_err(|e| Error::io(path, &e))?;
     let name = path
         .file_stem()
         .and_then(|s| s.to_str())

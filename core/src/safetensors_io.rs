@@ -80,7 +80,7 @@ impl WeightFile {
 
 /// Reads a safetensors file; every error carries `path`.
 pub fn load(path: &Path) -> Result<WeightFile> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+    let bytes = crate::read_file(path).map_err(|e| Error::io(path, &e))?;
     parse(&bytes).map_err(|e| e.in_file(path))
 }
 

@@ -53,7 +53,7 @@ use grammar::{Rule, SExprParser};
 
 /// Reads and parses the VNN-LIB file at `path`; every error names the file.
 pub fn load(path: &Path) -> Result<Property> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+    let bytes = crate::read_file(path).map_err(|e| Error::io(path, &e))?;
     let text = String::from_utf8(bytes).map_err(|e| {
         Error::malformed("the file is not UTF-8 text")
             .at(Location::Byte(e.utf8_error().valid_up_to() as u64))

@@ -472,3 +472,62 @@ fn outputs_beyond_float_range_are_reported_never_printed_as_null() {
     let o = axiom(&["run", &xor, "--input", "[3.4e38, 3.4e38]"]);
     assert_bad_input(&o, &["output `out` element 0 is NaN"]);
 }
+
+#[test]
+fn endless_files_are_refused_not_read_forever() {
+    if !Path::new("/dev/zero").exists() {
+        eprintln!("skipping: no /dev/zero here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let link = |name: &str| {
+        let path = dir.path().join(name);
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let (model, prop, spec, cert) = (
+        link("z.onnx"),
+        link("z.vnnlib"),
+        link("z.axiom"),
+        link("z.cert"),
+    );
+    let xor = example("models/xor.onnx");
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["info", &model],
+        vec!["info", &prop],
+        vec!["info", &spec],
+        vec!["info", &cert],
+        vec!["verify", &model, &prop],
+        vec!["verify", &xor, &prop],
+        vec!["run", &model, "--input", "[1]"],
+        vec!["check", &spec],
+        vec!["cert", "show", &cert],
+    ];
+    for args in cases {
+        let mut child = crate::common::axiom_command()
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A deadline, so that a regression fails instead of hanging CI.
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > std::time::Duration::from_secs(60) {
+                child.kill().unwrap();
+                panic!("axiom {args:?} still reads after 60 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        assert_eq!(status.code(), Some(2), "axiom {args:?}: {err}");
+        assert!(
+            err.contains("not a regular file") || err.contains("not a .axiom file"),
+            "axiom {args:?}: {err}"
+        );
+    }
+}

@@ -74,7 +74,7 @@ use std::sync::Arc;
 /// Errors: [`SpecErrorKind::MissingFile`] when the file cannot be read, and
 /// everything [`parse_spec_str`] reports.
 pub fn load_spec(path: &Path) -> Result<Spec, SpecError> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    let bytes = crate::read_file(path).map_err(|e| {
         SpecError::whole_file(
             SpecErrorKind::MissingFile,
             path,
