@@ -16,20 +16,22 @@
 //! - symbolic dimensions (a batch `N`) taken as 1: shapes are per sample.
 //!
 //! Everything outside the supported set is rejected with the op and the node
-//! named.
+//! named. A declared dimension of 0 or less, or a shape of
+//! [`ELEMENT_LIMIT`](crate::graph::ELEMENT_LIMIT) elements or more, is
+//! refused with the value and the dimension named.
 
 use ndarray::{Array1, Array2, Array4, ArrayD, IxDyn};
 use onnx_protobuf::tensor_proto::{DataLocation, DataType};
 use onnx_protobuf::{
     AttributeProto, GraphProto, Message, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
-    ValueInfoProto,
+    TensorShapeProto, ValueInfoProto,
 };
 use protobuf::Enum;
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{Error, Location, Result};
-use crate::graph::{Graph, GraphBuilder, Op, Shape, ValueId};
+use crate::graph::{element_count, Graph, GraphBuilder, Op, Shape, ValueId, ELEMENT_LIMIT};
 
 /// Lowest and highest default-domain opset the importer accepts.
 pub const OPSET_RANGE: (i64, i64) = (8, 17);
@@ -224,6 +226,7 @@ impl Importer {
                 )))
             }
         };
+        check_output_shape(output)?;
         let out_id = match self.values.get(&output.name) {
             Some(Value::Computed(0)) => self.push(
                 &mut builder,
@@ -834,7 +837,8 @@ fn reshape_const(c: Const, shape: &[usize]) -> Result<Const> {
 /// ONNX Reshape's shape rules: `0` copies the input's dimension (unless
 /// `allowzero`), one `-1` is inferred.
 fn resolve_reshape(input: &[usize], target: &[i64], allow_zero: bool) -> Result<Shape> {
-    let numel: usize = input.iter().product();
+    let numel = element_count(input)
+        .ok_or_else(|| Error::invalid(format!("cannot reshape {input:?}: it is too large")))?;
     let mut out = Vec::with_capacity(target.len());
     let mut infer = None;
     for (i, &d) in target.iter().enumerate() {
@@ -857,8 +861,15 @@ fn resolve_reshape(input: &[usize], target: &[i64], allow_zero: bool) -> Result<
             }
         }
     }
+    // Checked: a target of absurd dimensions must not wrap around to the
+    // input's element count.
+    let too_large = || {
+        Error::invalid(format!(
+            "cannot reshape {input:?} to {target:?}: the target has 2^31 elements or more"
+        ))
+    };
     if let Some(i) = infer {
-        let known: usize = out.iter().product();
+        let known = element_count(&out).ok_or_else(too_large)?;
         if known == 0 || numel % known != 0 {
             return Err(Error::invalid(format!(
                 "cannot reshape {input:?} to {target:?}"
@@ -866,7 +877,7 @@ fn resolve_reshape(input: &[usize], target: &[i64], allow_zero: bool) -> Result<
         }
         out[i] = numel / known;
     }
-    if out.iter().product::<usize>() != numel {
+    if element_count(&out).ok_or_else(too_large)? != numel {
         return Err(Error::invalid(format!(
             "cannot reshape {input:?} ({numel} elements) to {target:?}"
         )));
@@ -975,17 +986,77 @@ fn input_shape(input: &ValueInfoProto) -> Result<Shape> {
                 .with_hint("export the model with a static input shape"),
         );
     };
-    Ok(shape
+    declared_shape(shape, "input", &input.name)
+}
+
+/// Checks the shape the graph declares for its output, where it declares
+/// one with concrete dimensions (see [`declared_shape`]).
+fn check_output_shape(output: &ValueInfoProto) -> Result<()> {
+    let shape = output
+        .type_
+        .as_ref()
+        .and_then(|t| t.tensor_type().shape.as_ref());
+    match shape {
+        Some(shape) => declared_shape(shape, "output", &output.name).map(drop),
+        None => Ok(()),
+    }
+}
+
+const SHAPE_HINT: &str = "every dimension must be a positive integer, and the element count must \
+stay below 2^31 (2147483648); a batch dimension may be symbolic (a dim_param such as 'N'), which \
+Axiom reads as 1. Re-export the model with the shape it really takes";
+
+/// A declared shape as Axiom reads it: a symbolic or unknown dimension (a
+/// batch `N`) is 1; a concrete one must be positive, and the element count
+/// must stay below [`ELEMENT_LIMIT`]. `role` and `name` ("input 'x'") name
+/// the value in errors.
+fn declared_shape(shape: &TensorShapeProto, role: &str, name: &str) -> Result<Shape> {
+    let mut dims = Vec::with_capacity(shape.dim.len());
+    let mut count: usize = 1;
+    for (i, d) in shape.dim.iter().enumerate() {
+        let d = if d.has_dim_value() {
+            let v = d.dim_value();
+            usize::try_from(v).ok().filter(|&v| v > 0).ok_or_else(|| {
+                Error::invalid(format!(
+                    "{role} '{name}' declares dimension {i} as {v}, which is not a positive size"
+                ))
+                .with_hint(SHAPE_HINT)
+            })?
+        } else {
+            1
+        };
+        count = count
+            .checked_mul(d)
+            .filter(|&n| n < ELEMENT_LIMIT)
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "{role} '{name}' declares dimension {i} as {d}, which takes its element count to 2^31 or more (its shape is {})",
+                    format_dims(shape)
+                ))
+                .with_hint(SHAPE_HINT)
+            })?;
+        dims.push(d);
+    }
+    Ok(dims)
+}
+
+/// A declared shape as written: `[N, 3, 224, 224]`, `?` for an unknown
+/// dimension.
+fn format_dims(shape: &TensorShapeProto) -> String {
+    let dims: Vec<String> = shape
         .dim
         .iter()
         .map(|d| {
-            if d.has_dim_value() && d.dim_value() > 0 {
-                d.dim_value() as usize
+            if d.has_dim_value() {
+                d.dim_value().to_string()
+            } else if d.has_dim_param() && !d.dim_param().is_empty() {
+                d.dim_param().to_string()
             } else {
-                1
+                "?".to_string()
             }
         })
-        .collect())
+        .collect();
+    format!("[{}]", dims.join(", "))
 }
 
 fn dtype_name(t: i32) -> String {
@@ -996,13 +1067,16 @@ fn dtype_name(t: i32) -> String {
 }
 
 fn tensor_dims(t: &TensorProto) -> Result<Vec<usize>> {
+    // The product of the non-zero dimensions: a tensor with a zero
+    // dimension is empty, but its other dimensions must still multiply
+    // without overflow wherever the importer folds or reshapes it.
     let mut numel: usize = 1;
     let mut dims = Vec::with_capacity(t.dims.len());
     for &d in &t.dims {
         let d =
             usize::try_from(d).map_err(|_| Error::malformed(format!("negative dimension {d}")))?;
         numel = numel
-            .checked_mul(d)
+            .checked_mul(d.max(1))
             .filter(|n| *n <= 1 << 32)
             .ok_or_else(|| {
                 Error::malformed(format!("tensor dimensions {:?} are too large", t.dims))
