@@ -1,10 +1,11 @@
-//! ONNX files that parse but cannot be right: impossible declared shapes
-//! (issue 24).
+//! ONNX files that parse but cannot be right: impossible declared shapes,
+//! and files cut short (issue 24).
 
 use axiom_core::graph::{GraphBuilder, Op};
 use axiom_core::{onnx, ErrorKind};
 use onnx_protobuf::tensor_shape_proto::Dimension;
 use onnx_protobuf::{Message, ModelProto};
+use std::path::{Path, PathBuf};
 
 /// A one-Relu model whose input is `x` [1, 4], decoded for editing.
 fn relu_model() -> ModelProto {
@@ -137,4 +138,122 @@ fn a_reshape_target_that_wraps_around_is_refused() {
     let err = onnx::parse(&model.write_to_bytes().unwrap(), "m").unwrap_err();
     assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
     assert!(err.message.contains("cannot reshape"), "{err}");
+}
+
+fn bundled_models() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/models");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Every prefix of `bytes` is refused as truncated (the empty one as
+/// empty), never with an opset or version complaint, and the whole file
+/// loads.
+fn every_prefix_is_refused(bytes: &[u8], what: &str) {
+    onnx::parse(bytes, "whole").unwrap_or_else(|e| panic!("{what}: {e}"));
+    let err = onnx::parse(&[], "cut").unwrap_err();
+    assert_eq!(err.message, "the file is empty");
+    for len in 1..bytes.len() {
+        let err = onnx::parse(&bytes[..len], "cut").unwrap_err();
+        let text = err.to_string();
+        assert_eq!(
+            err.kind,
+            ErrorKind::Malformed,
+            "{what} cut at {len}: {text}"
+        );
+        assert!(
+            text.contains("the file looks truncated or incomplete"),
+            "{what} cut at {len}: {text}"
+        );
+        assert!(
+            !text.contains("outside the supported range") && !text.contains("re-export"),
+            "{what} cut at {len}: {text}"
+        );
+    }
+}
+
+#[test]
+fn every_prefix_of_a_bundled_model_is_refused_as_truncated() {
+    // Axiom writes these (rust-protobuf order: the opset import first, the
+    // graph last). Cut at a field boundary inside the graph, rust-protobuf
+    // would read a partial graph; cut before it, there is no graph.
+    let files = bundled_models();
+    assert!(files.len() >= 2, "{files:?}");
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        every_prefix_is_refused(&bytes, &f.display().to_string());
+    }
+    // Two of those cuts, with what they say.
+    let bytes = std::fs::read(&bundled_models()[0]).unwrap();
+    let mut head = ModelProto::parse_from_bytes(&bytes).unwrap();
+    head.graph.clear();
+    let head = head.write_to_bytes().unwrap();
+    assert!(bytes.starts_with(&head), "the graph is not last");
+    let graph_at = head.len();
+    let err = onnx::parse(&bytes[..graph_at], "cut").unwrap_err();
+    assert_eq!(
+        err.message,
+        "the file looks truncated or incomplete: it holds no graph"
+    );
+    let err = onnx::parse(&bytes[..graph_at + 40], "cut").unwrap_err();
+    assert!(
+        err.message.starts_with(&format!(
+            "the file looks truncated or incomplete: it ends inside the model's graph (which starts at byte {graph_at} and declares"
+        )),
+        "{err}"
+    );
+    assert!(err.hint.as_deref().unwrap().contains("cut short"), "{err}");
+}
+
+#[test]
+fn every_prefix_of_real_exports_is_refused_as_truncated() {
+    // Files other tools wrote, in field-number order (the graph before the
+    // opset import), with doc strings and model versions between fields.
+    let Some(dir) = axiom_core::benchmarks_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/benchmarks"
+    )) else {
+        return;
+    };
+    for name in [
+        "tiny/test_nano.onnx",
+        "tiny/test_tiny.onnx",
+        "tiny/test_small.onnx",
+        "tiny/test_sat.onnx",
+    ] {
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        every_prefix_is_refused(&bytes, name);
+    }
+    // Cut just after the graph, before the opset import: it parses, and
+    // would mean opset 1 if the importer took it at its word.
+    let bytes = std::fs::read(dir.join("tiny/test_nano.onnx")).unwrap();
+    // The last 6 bytes: field 8 (opset_import) of 4 bytes, domain "" and
+    // version 14.
+    assert_eq!(bytes[bytes.len() - 6..], [0x42, 4, 0x0a, 0, 0x10, 14]);
+    let err = onnx::parse(&bytes[..bytes.len() - 6], "cut").unwrap_err();
+    assert!(
+        err.message.contains("has a graph but no opset import"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_old_model_without_opset_import_still_gets_the_opset_message() {
+    // IR version 2 had no opset imports: such a model means opset 1, which
+    // Axiom does not support. That is not a truncation.
+    let mut model = relu_model();
+    model.opset_import.clear();
+    model.ir_version = 2;
+    let err = onnx::parse(&model.write_to_bytes().unwrap(), "m").unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Unsupported, "{err}");
+    assert!(err.message.contains("opset 1 is outside"), "{err}");
+    // From IR version 3 on, every model imports its opset.
+    model.ir_version = 8;
+    let err = onnx::parse(&model.write_to_bytes().unwrap(), "m").unwrap_err();
+    assert!(err.message.contains("truncated or incomplete"), "{err}");
 }
