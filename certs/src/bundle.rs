@@ -336,8 +336,9 @@ impl Bundle {
         let manifest_bytes = read(MANIFEST)?;
         let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| {
             BundleError(format!(
-                "{}: not a valid manifest: {e}",
-                dir.join(MANIFEST).display()
+                "{}: not a valid manifest: {}",
+                dir.join(MANIFEST).display(),
+                json_error(&e)
             ))
         })?;
         if manifest.format != BUNDLE_FORMAT {
@@ -369,6 +370,22 @@ impl Bundle {
     /// anyone who can write the bundle can replace it).
     pub fn bundled_signer(&self) -> Result<PublicKey, BundleError> {
         PublicKey::load(&self.root.join(SIGNER_PUB)).map_err(|e| BundleError(e.to_string()))
+    }
+}
+
+/// Why a manifest is not what it should be, as a sentence: where the JSON
+/// ends early or breaks, or which field is wrong.
+fn json_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let (line, column) = (e.line(), e.column());
+    match e.classify() {
+        Category::Eof => format!("it ends early, at line {line}, column {column}: it is truncated"),
+        Category::Syntax => {
+            format!("line {line}, column {column} is not valid JSON: the file is damaged")
+        }
+        // serde's own sentence ("missing field `files` at line 1 column 80").
+        Category::Data => format!("{e}: it was not written by axiom, or it was altered"),
+        Category::Io => format!("it cannot be read: {e}"),
     }
 }
 

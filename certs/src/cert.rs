@@ -52,6 +52,49 @@ fn err<T>(msg: impl Into<String>) -> Result<T, CertError> {
     Err(CertError(msg.into()))
 }
 
+// ciborium's errors display as their Debug form (`Io(Error { kind:
+// UnexpectedEof, .. })`, `Custom("missing field ..")`); these say the same
+// for a person.
+
+/// Why `subject` ("the file", "the certificate body"), `len` bytes long,
+/// is not CBOR, as a sentence.
+fn cbor_read_error(e: &ciborium::de::Error<std::io::Error>, subject: &str, len: usize) -> String {
+    use ciborium::de::Error as E;
+    match e {
+        E::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            format!("{subject} ends early, after {len} bytes: it is truncated or damaged")
+        }
+        E::Io(io) => format!("{subject} cannot be read: {io}"),
+        E::Syntax(at) => format!("byte {at} of {subject} is not valid CBOR: it is damaged"),
+        E::Semantic(Some(at), msg) => {
+            format!("the value at byte {at} of {subject} is not valid ({msg}): it is damaged")
+        }
+        E::Semantic(None, msg) => {
+            format!("a value in {subject} is not valid ({msg}): it is damaged")
+        }
+        E::RecursionLimitExceeded => {
+            format!("{subject} nests values deeper than any certificate does: it is damaged")
+        }
+    }
+}
+
+/// What serde said about a CBOR value of the wrong shape ("missing field
+/// `body`", "invalid type: ...").
+fn value_error(e: ciborium::value::Error) -> String {
+    match e {
+        ciborium::value::Error::Custom(msg) => msg,
+    }
+}
+
+/// Why a value could not be encoded (into memory, so never for lack of
+/// space).
+fn encode_error<T: std::fmt::Display>(e: ciborium::ser::Error<T>) -> CertError {
+    CertError(match e {
+        ciborium::ser::Error::Io(io) => format!("cannot encode: {io}"),
+        ciborium::ser::Error::Value(msg) => format!("cannot encode: {msg}"),
+    })
+}
+
 /// A format version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Version {
@@ -331,9 +374,13 @@ impl SignedCertificate {
         if bytes.len() > MAX_CERTIFICATE_BYTES {
             return err("the file is larger than any certificate may be");
         }
+        if bytes.is_empty() {
+            return err("not a certificate: the file is empty");
+        }
         let value: Value = ciborium::from_reader(bytes).map_err(|e| {
             CertError(format!(
-                "not a certificate: the file is not valid CBOR ({e}); it may be truncated or damaged"
+                "not a certificate: {}",
+                cbor_read_error(&e, "the file", bytes.len())
             ))
         })?;
         // The version first, so that a future format gets a clear message.
@@ -352,7 +399,12 @@ impl SignedCertificate {
         let version: Version = field("version")
             .ok_or_else(|| CertError("the certificate has no format version".into()))?
             .deserialized()
-            .map_err(|e| CertError(format!("the format version is malformed: {e}")))?;
+            .map_err(|e| {
+                CertError(format!(
+                    "the format version is malformed: {}",
+                    value_error(e)
+                ))
+            })?;
         if version.major != FORMAT_MAJOR {
             return err(format!(
                 "certificate format version {}.{} is not supported: this axiom reads version {FORMAT_MAJOR}.x; use an axiom release that reads version {}",
@@ -360,9 +412,12 @@ impl SignedCertificate {
             ));
         }
         check_canonical(&value, bytes)?;
-        let envelope: Envelope = value
-            .deserialized()
-            .map_err(|e| CertError(format!("the certificate's envelope is malformed: {e}")))?;
+        let envelope: Envelope = value.deserialized().map_err(|e| {
+            CertError(format!(
+                "the certificate's envelope is malformed: {}",
+                value_error(e)
+            ))
+        })?;
         let sig = &envelope.signature;
         if sig.algorithm != "ed25519" {
             return err(format!(
@@ -430,29 +485,31 @@ impl SignedCertificate {
 
 /// Canonical CBOR bytes of a value (see the module docs).
 pub fn to_canonical_cbor<T: Serialize>(v: &T) -> Result<Vec<u8>, CertError> {
-    let value = Value::serialized(v).map_err(|e| CertError(format!("cannot encode: {e}")))?;
+    let value = Value::serialized(v)
+        .map_err(|e| CertError(format!("cannot encode: {}", value_error(e))))?;
     let value = canonical(value)?;
     let mut out = Vec::new();
-    ciborium::into_writer(&value, &mut out)
-        .map_err(|e| CertError(format!("cannot encode: {e}")))?;
+    ciborium::into_writer(&value, &mut out).map_err(encode_error)?;
     Ok(out)
 }
 
 /// Reads canonical CBOR; bytes in any other encoding are refused.
 pub fn from_canonical_cbor<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CertError> {
     let value: Value = ciborium::from_reader(bytes)
-        .map_err(|e| CertError(format!("the certificate body is not valid CBOR: {e}")))?;
+        .map_err(|e| CertError(cbor_read_error(&e, "the certificate body", bytes.len())))?;
     check_canonical(&value, bytes)?;
-    value
-        .deserialized()
-        .map_err(|e| CertError(format!("the certificate body is malformed: {e}")))
+    value.deserialized().map_err(|e| {
+        CertError(format!(
+            "the certificate body is malformed: {}",
+            value_error(e)
+        ))
+    })
 }
 
 fn check_canonical(value: &Value, bytes: &[u8]) -> Result<(), CertError> {
     let canon = canonical(value.clone())?;
     let mut again = Vec::new();
-    ciborium::into_writer(&canon, &mut again)
-        .map_err(|e| CertError(format!("cannot encode: {e}")))?;
+    ciborium::into_writer(&canon, &mut again).map_err(encode_error)?;
     if again != bytes {
         return err(
             "the encoding is not canonical CBOR (trailing bytes, unsorted keys, or long forms): it was not written by axiom, or it was altered",
@@ -477,8 +534,7 @@ fn canonical(v: Value) -> Result<Value, CertError> {
             for (k, val) in entries {
                 let k = canonical(k)?;
                 let mut kb = Vec::new();
-                ciborium::into_writer(&k, &mut kb)
-                    .map_err(|e| CertError(format!("cannot encode: {e}")))?;
+                ciborium::into_writer(&k, &mut kb).map_err(encode_error)?;
                 keyed.push((kb, k, canonical(val)?));
             }
             keyed.sort_by(|a, b| a.0.cmp(&b.0));

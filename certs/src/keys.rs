@@ -109,7 +109,15 @@ impl PublicKey {
         let key = PublicKey::from_bytes(&bytes).ok_or_else(|| KeyError::Format {
             path: path.into(),
             line,
-            message: "not a valid ed25519 public key".into(),
+            message: if bytes.len() == 32 {
+                "not a valid ed25519 public key".into()
+            } else {
+                format!(
+                    "the public key has {} bytes ({} hex digits); it must have 32 (64 hex digits)",
+                    bytes.len(),
+                    2 * bytes.len()
+                )
+            },
             hint: "the file is damaged; copy it again from whoever made the key".into(),
         })?;
         fields.check_id(&key, path)?;
@@ -161,11 +169,15 @@ impl SecretKey {
     pub fn from_file_text(text: &str, path: &str) -> Result<SecretKey, KeyError> {
         let fields = parse_fields(text, path, SECRET_HEADER, "secret")?;
         let (line, bytes) = fields.key.clone();
-        let seed: [u8; 32] = bytes.try_into().map_err(|_| KeyError::Format {
+        let seed: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| KeyError::Format {
             path: path.into(),
             line,
-            message: "the secret must be 32 bytes (64 hex digits)".into(),
-            hint: "the file is damaged".into(),
+            message: format!(
+                "the secret has {} bytes ({} hex digits); it must have 32 (64 hex digits)",
+                b.len(),
+                2 * b.len()
+            ),
+            hint: "the file was cut short or damaged".into(),
         })?;
         let key = SecretKey::from_seed(seed);
         fields.check_id(&key.public(), path)?;
@@ -247,6 +259,18 @@ fn read_text(path: &Path) -> Result<String, KeyError> {
     })
 }
 
+/// What is wrong with a hex field, as a sentence's tail (the `hex` crate
+/// says "Odd number of digits").
+fn hex_error(e: &hex::FromHexError) -> String {
+    match e {
+        hex::FromHexError::InvalidHexCharacter { c, index } => {
+            format!("character {} ('{c}') is not a hex digit", index + 1)
+        }
+        hex::FromHexError::OddLength => "it has an odd number of digits".into(),
+        hex::FromHexError::InvalidStringLength => "it has the wrong number of digits".into(),
+    }
+}
+
 struct Fields {
     id: Option<(usize, String)>,
     key: (usize, Vec<u8>),
@@ -321,8 +345,8 @@ fn parse_fields(text: &str, path: &str, header: &str, key_field: &str) -> Result
                 let bytes = hex::decode(value).map_err(|e| {
                     bad(
                         n,
-                        format!("'{f}' is not hex: {e}"),
-                        "the file was edited or damaged",
+                        format!("'{f}' is not hex: {}", hex_error(&e)),
+                        "the file was cut short, edited or damaged",
                     )
                 })?;
                 key = Some((n, bytes));

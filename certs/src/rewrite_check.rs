@@ -300,6 +300,16 @@ enum Ty {
     Vector,
 }
 
+impl std::fmt::Display for Ty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Ty::Bool => "proposition",
+            Ty::Scalar => "scalar",
+            Ty::Vector => "vector",
+        })
+    }
+}
+
 /// The typing context: the output's element count, whether `z` is defined,
 /// whether indices must be literals (in the goal).
 #[derive(Clone, Copy)]
@@ -348,7 +358,7 @@ impl Ctx {
             }
             return match self.ty(v)? {
                 Vector => Ok(Scalar),
-                other => Err(format!("'idx' of a {other:?}")),
+                other => Err(format!("'idx' of a {other}")),
             };
         }
         let tys = args
@@ -362,7 +372,10 @@ impl Ctx {
             ("<=" | "<" | ">=" | ">" | "==", [a, b]) if *a != Bool && *b != Bool => Ok(Bool),
             ("in" | "in_open", [a, Scalar, Scalar]) if *a != Bool => Ok(Bool),
             ("and" | "or", [Bool, Bool]) | ("not", [Bool]) => Ok(Bool),
-            _ => Err(format!("'{head}' does not take arguments of types {tys:?}")),
+            _ => Err(format!(
+                "'{head}' does not take arguments of types ({})",
+                tys.iter().map(Ty::to_string).collect::<Vec<_>>().join(", ")
+            )),
         }
     }
 
@@ -372,7 +385,7 @@ impl Ctx {
         let term = strip(parse(line)?, &mut Vec::new(), &mut marks)?;
         match self.ty(&term)? {
             Ty::Bool => Ok((term, marks)),
-            other => Err(format!("a {other:?} where a proposition is expected")),
+            other => Err(format!("a {other} where a proposition is expected")),
         }
     }
 }

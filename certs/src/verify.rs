@@ -389,16 +389,16 @@ fn recheck_evidence(c: &Certificate, graph: &Graph) -> Result<Rechecked, String>
                 return Ok(Rechecked::Checked(detail));
             }
             for (i, q) in queries.iter().enumerate() {
-                match resolve_smt(q) {
-                    SmtAnswer::Unsat => {}
-                    other => {
-                        return Err(format!(
-                            "SMT leaf {} of {}: Z3 answers {other:?} where the certificate claims unsat",
-                            i + 1,
-                            queries.len()
-                        ))
-                    }
-                }
+                let answer = match resolve_smt(q) {
+                    SmtAnswer::Unsat => continue,
+                    SmtAnswer::Sat => "sat".to_string(),
+                    SmtAnswer::Unknown(why) => format!("unknown ({why})"),
+                };
+                return Err(format!(
+                    "SMT leaf {} of {}: Z3 answers {answer} where the certificate claims unsat",
+                    i + 1,
+                    queries.len()
+                ));
             }
             Ok(Rechecked::TrustedSmt {
                 detail,

@@ -24,6 +24,42 @@ use crate::error::{Error, Location, Result};
 /// A per-sample tensor shape.
 pub type Shape = Vec<usize>;
 
+/// Every value of a graph holds fewer than this many elements per sample
+/// (2^31, the count of a signed 32-bit index). The largest real inputs are
+/// images (3×224×224 is about 2^17 elements) and the largest activations a
+/// few million; a shape at the limit would be 8 GiB of float32 per sample,
+/// so it can only be a mistake in the file. Below it, every element count
+/// (and every product of two of them) fits a `usize`.
+pub const ELEMENT_LIMIT: usize = 1 << 31;
+
+/// The number of elements of `shape`, or `None` when it is not below
+/// [`ELEMENT_LIMIT`] (or overflows on the way).
+///
+/// ```
+/// use axiom_core::graph::element_count;
+/// assert_eq!(element_count(&[3, 224, 224]), Some(150_528));
+/// assert_eq!(element_count(&[1 << 62, 1 << 62, 16]), None);
+/// ```
+pub fn element_count(shape: &[usize]) -> Option<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n < ELEMENT_LIMIT)
+}
+
+/// Why a shape is too large, as a sentence's tail: "has N elements" or "has
+/// more elements than a 64-bit count holds".
+fn too_many_elements(shape: &[usize]) -> String {
+    match shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)) {
+        Some(n) => format!(
+            "shape {shape:?} has {n} elements; a value may hold fewer than 2^31 ({ELEMENT_LIMIT}) per sample"
+        ),
+        None => format!(
+            "shape {shape:?} has more elements than a 64-bit count holds; a value may hold fewer than 2^31 ({ELEMENT_LIMIT}) per sample"
+        ),
+    }
+}
+
 /// Index of a value: 0 is the graph input, `i + 1` the output of node `i`.
 pub type ValueId = usize;
 
@@ -177,9 +213,21 @@ impl Op {
     }
 
     /// The output shape for a sample of shape `input`, or why the op cannot
-    /// take it.
+    /// take it (including an input or output shape of [`ELEMENT_LIMIT`]
+    /// elements or more).
     pub fn output_shape(&self, input: &[usize]) -> std::result::Result<Shape, String> {
-        let numel: usize = input.iter().product();
+        let numel = element_count(input)
+            .ok_or_else(|| format!("the input's {}", too_many_elements(input)))?;
+        let shape = self.shape_for(input, numel)?;
+        if element_count(&shape).is_none() {
+            return Err(format!("the output's {}", too_many_elements(&shape)));
+        }
+        Ok(shape)
+    }
+
+    /// [`Op::output_shape`] for an input of `numel` elements, before the
+    /// output's size is checked.
+    fn shape_for(&self, input: &[usize], numel: usize) -> std::result::Result<Shape, String> {
         match self {
             Op::Gemm { weight, bias } => {
                 let (out, inp) = weight.dim();
@@ -224,7 +272,8 @@ impl Op {
                 Ok(vec![outer, inner])
             }
             Op::Reshape { shape } => {
-                let n: usize = shape.iter().product();
+                let n = element_count(shape)
+                    .ok_or_else(|| format!("cannot reshape to {}", too_many_elements(shape)))?;
                 if n != numel {
                     return Err(format!(
                         "cannot reshape {input:?} ({numel} elements) to {shape:?} ({n} elements)"
@@ -256,8 +305,8 @@ impl Op {
                         ));
                     }
                 }
-                let oh = window_out(h, kh, strides[0], pads[0] + pads[2], dilations[0])?;
-                let ow = window_out(w, kw, strides[1], pads[1] + pads[3], dilations[1])?;
+                let oh = window_out(h, kh, strides[0], pads[0], pads[2], dilations[0])?;
+                let ow = window_out(w, kw, strides[1], pads[1], pads[3], dilations[1])?;
                 Ok(vec![n, m, oh, ow])
             }
             Op::BatchNorm {
@@ -297,8 +346,8 @@ impl Op {
                 ..
             } => {
                 let [n, c, h, w] = rank4(input, self.kind())?;
-                let oh = window_out(h, kernel[0], strides[0], pads[0] + pads[2], 1)?;
-                let ow = window_out(w, kernel[1], strides[1], pads[1] + pads[3], 1)?;
+                let oh = window_out(h, kernel[0], strides[0], pads[0], pads[2], 1)?;
+                let ow = window_out(w, kernel[1], strides[1], pads[1], pads[3], 1)?;
                 Ok(vec![n, c, oh, ow])
             }
             Op::Softmax { axis } => {
@@ -362,14 +411,26 @@ fn window_out(
     len: usize,
     kernel: usize,
     stride: usize,
-    pad: usize,
+    pad_before: usize,
+    pad_after: usize,
     dilation: usize,
 ) -> std::result::Result<usize, String> {
     if kernel == 0 || stride == 0 || dilation == 0 {
         return Err("kernel, strides and dilations must be >= 1".into());
     }
-    let span = dilation * (kernel - 1) + 1;
-    let padded = len + pad;
+    let pad = pad_before.saturating_add(pad_after);
+    // Padding or a window larger than any axis can hold is a broken file;
+    // checked arithmetic keeps it an error rather than an overflow.
+    let (Some(span), Some(padded)) = (
+        dilation
+            .checked_mul(kernel - 1)
+            .and_then(|s| s.checked_add(1)),
+        len.checked_add(pad).filter(|p| *p < ELEMENT_LIMIT),
+    ) else {
+        return Err(format!(
+            "a window of kernel {kernel}, dilation {dilation} and padding {pad_before} + {pad_after} is too large for any axis"
+        ));
+    };
     if padded < span {
         return Err(format!(
             "window of extent {span} does not fit an axis of {len} (+{pad} padding)"
@@ -438,6 +499,13 @@ impl Graph {
     /// The per-sample shape of every value (index = [`ValueId`]), or the first
     /// node whose shape does not work out.
     pub fn infer_shapes(&self) -> Result<Vec<Shape>> {
+        if element_count(&self.input.shape).is_none() {
+            return Err(Error::invalid(format!(
+                "input '{}': {}",
+                self.input.name,
+                too_many_elements(&self.input.shape)
+            )));
+        }
         let mut shapes = Vec::with_capacity(self.nodes.len() + 1);
         shapes.push(self.input.shape.clone());
         for (i, node) in self.nodes.iter().enumerate() {
@@ -775,6 +843,51 @@ mod tests {
         };
         assert_eq!(pool.output_shape(&[1, 4, 4, 4]).unwrap(), vec![1, 4, 2, 2]);
         assert!(conv.output_shape(&[1, 2, 8, 8]).is_err());
+    }
+
+    #[test]
+    fn absurd_shapes_are_errors_not_overflows() {
+        let huge = 1usize << 62;
+        // An input shape whose element count overflows a usize.
+        let err = Op::Relu.output_shape(&[huge, huge, 16]).unwrap_err();
+        assert!(
+            err.contains("more elements than a 64-bit count holds"),
+            "{err}"
+        );
+        let mut b = GraphBuilder::new("t", "x", vec![huge, huge, 16]);
+        let y = b.push("r", Op::Relu, 0);
+        let err = b.finish(y).unwrap_err();
+        assert!(err.message.starts_with("input 'x': shape ["), "{err}");
+        // A reshape target that would wrap around to the input's count.
+        let reshape = Op::Reshape {
+            shape: vec![huge + 1, 4],
+        };
+        assert!(reshape.output_shape(&[4]).is_err());
+        // An output past the limit, from a constant that broadcasts.
+        let add = Op::Add {
+            c: ArrayD::zeros(ndarray::IxDyn(&[1 << 16, 1])),
+        };
+        let err = add.output_shape(&[1 << 16]).unwrap_err();
+        assert!(err.contains("has 4294967296 elements"), "{err}");
+        // Padding and dilation that overflow the window arithmetic.
+        let pool = Op::MaxPool {
+            kernel: [2, 2],
+            strides: [1, 1],
+            pads: [usize::MAX, 0, usize::MAX, 0],
+        };
+        assert!(pool.output_shape(&[1, 1, 4, 4]).is_err());
+        let conv = Op::Conv2d {
+            weight: Array::zeros((1, 1, 3, 3)),
+            bias: None,
+            strides: [1, 1],
+            pads: [0; 4],
+            dilations: [usize::MAX, 1],
+            group: 1,
+        };
+        assert!(conv.output_shape(&[1, 1, 4, 4]).is_err());
+        assert_eq!(element_count(&[3, 224, 224]), Some(150_528));
+        assert_eq!(element_count(&[1 << 31]), None);
+        assert_eq!(element_count(&[(1 << 31) - 1]), Some((1 << 31) - 1));
     }
 
     #[test]

@@ -18,7 +18,9 @@
 //! `Y` variables) and constant atoms (evaluated exactly: a false one drops the
 //! term, a true one is dropped); terms with the same input part are merged
 //! into one [`SpecCase`] whose output condition is the union of their output
-//! parts.
+//! parts. A term whose input box is empty (some lower bound above its upper
+//! bound) can never be violated and is dropped; [`Property::warnings`] names
+//! it, since a file that says so is almost always a mistake.
 //!
 //! All numbers are exact [`Rational`]s: `0.1` is exactly `1/10`. Use
 //! [`InputBox::lower_f64`] and friends to get floats.
@@ -469,7 +471,37 @@ impl Property {
         })
     }
 
-    /// A human-readable, multi-line summary (for `axiom info p.vnnlib`).
+    /// Problems that do not make the property wrong but make (part of) it
+    /// vacuous, one sentence each, for a person to read before trusting an
+    /// answer.
+    ///
+    /// Today: a case whose input box is empty, because some input's lower
+    /// bound is above its upper bound. Such a case can never be violated,
+    /// so its answer is `unsat` whatever the network does, and it is left
+    /// out of [`Property::cases`]. A case is an input region as the file
+    /// states it; when there are several, the warning numbers it among all
+    /// of them, empty ones included, as [`Property::summary`] does.
+    ///
+    /// ```
+    /// let p = axiom_core::vnnlib::parse(
+    ///     "(declare-const X_0 Real)(declare-const Y_0 Real)
+    ///      (assert (>= X_0 0.5)) (assert (<= X_0 0.2)) (assert (>= Y_0 1))",
+    /// )
+    /// .unwrap();
+    /// assert!(p.cases.is_empty()); // parsed: nothing can violate it
+    /// assert_eq!(
+    ///     p.warnings(),
+    ///     ["X_0: lower bound 0.5 is above upper bound 0.2: the input region is empty, \
+    ///       so the property can never be violated; the answer is vacuously unsat"]
+    /// );
+    /// ```
+    pub fn warnings(&self) -> Vec<String> {
+        let regions = input_regions(self.num_inputs, &self.assertion).unwrap_or_default();
+        region_warnings(&regions)
+    }
+
+    /// A human-readable, multi-line summary (for `axiom info p.vnnlib`),
+    /// with the [`warnings`](Property::warnings) first.
     pub fn summary(&self) -> String {
         let mut s = String::new();
         s.push_str(&format!(
@@ -481,17 +513,48 @@ impl Property {
             plural(self.num_outputs),
             var_range('Y', self.num_outputs),
         ));
+        let regions = input_regions(self.num_inputs, &self.assertion).unwrap_or_default();
+        for w in region_warnings(&regions) {
+            s.push_str(&format!("warning: {w}\n"));
+        }
+        let empty = regions
+            .iter()
+            .filter(|r| r.empty_inputs().next().is_some())
+            .count();
+        // The cases are the non-empty regions, in order; number every region.
+        let numbered = empty > 0 && regions.len() - empty == self.cases.len();
         if self.cases.is_empty() {
-            s.push_str("0 cases: the unsafe set is empty, so the property holds\n");
+            if numbered {
+                s.push_str("0 cases with a non-empty input region: the unsafe set is empty, so the property holds (vacuously)\n");
+            } else {
+                s.push_str("0 cases: the unsafe set is empty, so the property holds\n");
+            }
             return s;
         }
+        let total = if numbered {
+            regions.len()
+        } else {
+            self.cases.len()
+        };
+        let note = if numbered {
+            format!(" ({empty} with an empty input region, never violated)")
+        } else {
+            String::new()
+        };
         s.push_str(&format!(
-            "{} case{}; the property is violated if, in some case, an input in the region gives outputs meeting the condition\n",
-            self.cases.len(),
-            plural(self.cases.len())
+            "{total} case{}{note}; the property is violated if, in some case, an input in the region gives outputs meeting the condition\n",
+            plural(total)
         ));
-        for (k, case) in self.cases.iter().enumerate() {
-            s.push_str(&format!("case {} of {}:\n", k + 1, self.cases.len()));
+        let mut cases = self.cases.iter();
+        for k in 1..=total {
+            if numbered && regions[k - 1].empty_inputs().next().is_some() {
+                s.push_str(&format!(
+                    "case {k} of {total}: its input region is empty (see the warning)\n"
+                ));
+                continue;
+            }
+            let Some(case) = cases.next() else { break };
+            s.push_str(&format!("case {k} of {total}:\n"));
             for (i, (lo, hi)) in case.input.lower.iter().zip(&case.input.upper).enumerate() {
                 s.push_str(&format!(
                     "  X_{i} in [{}, {}]\n",
@@ -506,6 +569,16 @@ impl Property {
         }
         s
     }
+}
+
+/// [`Property::warnings`] for the regions [`input_regions`] found.
+fn region_warnings(regions: &[TermParts]) -> Vec<String> {
+    let n = regions.len();
+    regions
+        .iter()
+        .enumerate()
+        .filter_map(|(k, r)| empty_region_warning(r, (n > 1).then_some((k + 1, n))))
+        .collect()
 }
 
 fn plural(n: usize) -> &'static str {
@@ -619,18 +692,23 @@ fn dnf(f: &Formula) -> Result<Vec<Term<'_>>> {
     }
 }
 
-/// Derives the cases of a property from its assertion (see the module docs).
-fn derive_cases(num_inputs: usize, assertion: &Formula) -> Result<Vec<SpecCase>> {
-    let terms = dnf(assertion)?;
-    let mut cases: Vec<SpecCase> = Vec::new();
-    let mut index: HashMap<(InputBox, Vec<Constraint>), usize> = HashMap::new();
-    let mut seen_outputs: Vec<HashSet<Vec<Constraint>>> = Vec::new();
-    for term in terms {
+/// One DNF term taken apart: the tightest bound it states on each input
+/// (`None`: none), its constraints over two or more inputs, and its output
+/// atoms.
+struct TermParts {
+    lower: Vec<Option<Rational>>,
+    upper: Vec<Option<Rational>>,
+    input_constraints: Vec<Constraint>,
+    output: Vec<Constraint>,
+}
+
+impl TermParts {
+    fn new(num_inputs: usize, term: &[&Constraint]) -> Result<TermParts> {
         let mut lower: Vec<Option<Rational>> = vec![None; num_inputs];
         let mut upper: Vec<Option<Rational>> = vec![None; num_inputs];
         let mut input_constraints: Vec<Constraint> = Vec::new();
         let mut output: Vec<Constraint> = Vec::new();
-        for atom in term {
+        for &atom in term {
             if atom.mixes_inputs_and_outputs() {
                 return Err(mixed_atom_error(atom));
             }
@@ -672,14 +750,102 @@ fn derive_cases(num_inputs: usize, assertion: &Formula) -> Result<Vec<SpecCase>>
                 output.push(atom.clone());
             }
         }
+        input_constraints.sort_by(cmp_constraint);
+        input_constraints.dedup();
+        Ok(TermParts {
+            lower,
+            upper,
+            input_constraints,
+            output,
+        })
+    }
+
+    /// The inputs whose lower bound is above their upper bound: the term's
+    /// input box has no point.
+    fn empty_inputs(&self) -> impl Iterator<Item = (usize, &Rational, &Rational)> + '_ {
+        self.lower
+            .iter()
+            .zip(&self.upper)
+            .enumerate()
+            .filter_map(|(i, b)| match b {
+                (Some(l), Some(u)) if l > u => Some((i, l, u)),
+                _ => None,
+            })
+    }
+}
+
+/// The input regions the assertion states, each once, in the order they
+/// first appear: the input parts of its DNF terms, empty ones included.
+/// The non-empty ones are the [`Property::cases`], in the same order.
+fn input_regions(num_inputs: usize, assertion: &Formula) -> Result<Vec<TermParts>> {
+    let mut regions: Vec<TermParts> = Vec::new();
+    type Key = (
+        Vec<Option<Rational>>,
+        Vec<Option<Rational>>,
+        Vec<Constraint>,
+    );
+    let mut seen: HashSet<Key> = HashSet::new();
+    for term in dnf(assertion)? {
+        let mut parts = TermParts::new(num_inputs, &term)?;
+        parts.output.clear();
+        let key = (
+            parts.lower.clone(),
+            parts.upper.clone(),
+            parts.input_constraints.clone(),
+        );
+        if seen.insert(key) {
+            regions.push(parts);
+        }
+    }
+    Ok(regions)
+}
+
+/// The warning about an input region with no point (see
+/// [`Property::warnings`]); `None` when the region is not empty. `place` is
+/// the region's number and the count, when there are several.
+fn empty_region_warning(region: &TermParts, place: Option<(usize, usize)>) -> Option<String> {
+    let bounds: Vec<String> = region
+        .empty_inputs()
+        .map(|(i, l, u)| {
+            format!(
+                "X_{i}: lower bound {} is above upper bound {}",
+                format_rational(l),
+                format_rational(u)
+            )
+        })
+        .collect();
+    if bounds.is_empty() {
+        return None;
+    }
+    let bounds = bounds.join("; ");
+    Some(match place {
+        Some((k, n)) => format!(
+            "{bounds} (case {k} of {n}): this case's input region is empty, so it can never be violated; the answer for it is vacuously unsat"
+        ),
+        None => format!(
+            "{bounds}: the input region is empty, so the property can never be violated; the answer is vacuously unsat"
+        ),
+    })
+}
+
+/// Derives the cases of a property from its assertion (see the module docs).
+fn derive_cases(num_inputs: usize, assertion: &Formula) -> Result<Vec<SpecCase>> {
+    let terms = dnf(assertion)?;
+    let mut cases: Vec<SpecCase> = Vec::new();
+    let mut index: HashMap<(InputBox, Vec<Constraint>), usize> = HashMap::new();
+    let mut seen_outputs: Vec<HashSet<Vec<Constraint>>> = Vec::new();
+    for term in terms {
+        let parts = TermParts::new(num_inputs, &term)?;
         // An empty box (some lower > upper) drops the term, whatever else.
-        let empty = lower.iter().zip(&upper).any(|(l, u)| match (l, u) {
-            (Some(l), Some(u)) => l > u,
-            _ => false,
-        });
-        if empty {
+        if parts.empty_inputs().next().is_some() {
             continue;
         }
+        let TermParts {
+            lower,
+            upper,
+            input_constraints,
+            output,
+        } = parts;
         let mut lo = Vec::with_capacity(num_inputs);
         let mut hi = Vec::with_capacity(num_inputs);
         for (i, (l, u)) in lower.into_iter().zip(upper).enumerate() {
@@ -701,8 +867,6 @@ fn derive_cases(num_inputs: usize, assertion: &Formula) -> Result<Vec<SpecCase>>
                 }
             }
         }
-        input_constraints.sort_by(cmp_constraint);
-        input_constraints.dedup();
         let key = (
             InputBox {
                 lower: lo,

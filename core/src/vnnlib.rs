@@ -847,6 +847,96 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_input_box_parses_with_a_warning() {
+        let p = parse(&format!(
+            "{HEADER_1_1}(assert (>= X_0 0.5))\n(assert (<= X_0 0.2))\n(assert (>= Y_0 1))\n"
+        ))
+        .unwrap();
+        assert!(p.cases.is_empty());
+        assert_eq!(
+            p.warnings(),
+            [
+                "X_0: lower bound 0.5 is above upper bound 0.2: the input region is empty, \
+              so the property can never be violated; the answer is vacuously unsat"
+            ]
+        );
+        let s = p.summary();
+        assert!(
+            s.contains("\nwarning: X_0: lower bound 0.5 is above upper bound 0.2: "),
+            "{s}"
+        );
+        assert!(
+            s.contains("0 cases with a non-empty input region: the unsafe set is empty"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn an_empty_case_among_others_is_named_by_its_number() {
+        // Case 2 is empty on its own; case 3 only against the top-level box
+        // (X_1 <= 1 from outside the or, X_1 >= 2 inside it).
+        let text = "(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const Y_0 Real)\n\
+            (assert (>= X_1 0))\n(assert (<= X_1 1))\n\
+            (assert (or\n\
+              (and (>= X_0 0) (<= X_0 1))\n\
+              (and (>= X_0 0.5) (<= X_0 0.2))\n\
+              (and (>= X_0 2) (<= X_0 3) (>= X_1 2))\n\
+              (and (>= X_0 4) (<= X_0 4))\n\
+            ))\n\
+            (assert (>= Y_0 1))\n";
+        let p = parse(text).unwrap();
+        assert_eq!(p.cases.len(), 2);
+        assert_eq!(
+            p.warnings(),
+            [
+                "X_0: lower bound 0.5 is above upper bound 0.2 (case 2 of 4): this case's input \
+                 region is empty, so it can never be violated; the answer for it is vacuously unsat",
+                "X_1: lower bound 2 is above upper bound 1 (case 3 of 4): this case's input \
+                 region is empty, so it can never be violated; the answer for it is vacuously unsat",
+            ]
+        );
+        let s = p.summary();
+        assert!(
+            s.contains("4 cases (2 with an empty input region, never violated);"),
+            "{s}"
+        );
+        assert!(s.contains("case 1 of 4:\n  X_0 in [0, 1]\n"), "{s}");
+        assert!(
+            s.contains("case 2 of 4: its input region is empty (see the warning)\n"),
+            "{s}"
+        );
+        assert!(s.contains("case 4 of 4:\n  X_0 in [4, 4]\n"), "{s}");
+
+        // Two inputs empty in one case; a single point is not empty.
+        let p = parse(&format!(
+            "(declare-const X_0 Real)\n(declare-const X_1 Real)\n{}",
+            "(declare-const Y_0 Real)\n(assert (>= X_0 1))(assert (<= X_0 0))\
+             (assert (>= X_1 3))(assert (<= X_1 -3))(assert (>= Y_0 1))"
+        ))
+        .unwrap();
+        assert_eq!(p.warnings().len(), 1);
+        assert!(
+            p.warnings()[0].starts_with(
+                "X_0: lower bound 1 is above upper bound 0; X_1: lower bound 3 is above upper bound -3: "
+            ),
+            "{:?}",
+            p.warnings()
+        );
+    }
+
+    #[test]
+    fn sound_properties_have_no_warnings() {
+        for text in [
+            PROP_1.to_string(),
+            format!("{HEADER_1_1}(assert (>= X_0 0.5))(assert (<= X_0 0.5))(assert (>= Y_0 1))"),
+        ] {
+            let p = parse(&text).unwrap();
+            assert_eq!(p.warnings(), Vec::<String>::new());
+            assert!(!p.summary().contains("warning"), "{}", p.summary());
+        }
+    }
+
+    #[test]
     fn declaration_errors() {
         let e = parse("(declare-const X_0 Real)\n(declare-const X_0 Real)").unwrap_err();
         assert_eq!(

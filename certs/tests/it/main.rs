@@ -6,5 +6,6 @@
 
 mod batchnorm;
 mod conv;
+mod damaged_files;
 mod independence;
 mod relu_split;

@@ -5,5 +5,6 @@
 //! binary of its own); one link, and the suites' tests run in parallel.
 
 mod lang;
+mod onnx_bad_files;
 mod onnx_import;
 mod vnnlib_benchmarks;
