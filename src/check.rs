@@ -141,6 +141,22 @@ pub fn run(args: &CheckArgs, trail: &mut Trail) -> Result<u8, CliError> {
             let digest = model.graph.digest().to_string();
             for ob in &model.proves {
                 let what = format!("{} {}::{}", file.display(), model.name, ob.name);
+                // A vacuous obligation (an empty input box) is said aloud.
+                for w in ob
+                    .property
+                    .as_ref()
+                    .map(|p| p.warnings())
+                    .unwrap_or_default()
+                {
+                    bar.suspend(|| {
+                        eprintln!(
+                            "warning: {}:{}: {}: {w}",
+                            file.display(),
+                            ob.span.line,
+                            ob.name
+                        )
+                    });
+                }
                 bar.set_message(what.clone());
                 let result = check_obligation(file, &prepared, ob, timeout, args);
                 let cached = if result.cached { " (cached)" } else { "" };

@@ -379,6 +379,7 @@ pub fn verify(args: &VerifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
     let graph = load_model(&args.model)?;
     trail.model(graph.digest());
     let property = vnnlib::load(&args.property)?;
+    warn_about(&args.property, &property);
     check_arity(&graph, &args.model, &property, &args.property)?;
     let box_bounder = crate::accel::box_bounder(&args.backend, &graph)?;
 
@@ -548,6 +549,14 @@ fn verify_json(
             "accelerated_leaves": st.accelerated_leaves,
         },
     })
+}
+
+/// Prints a property's warnings (an empty input box, which makes the
+/// answer vacuously `unsat`) on stderr, naming the file.
+pub fn warn_about(path: &Path, property: &Property) {
+    for w in property.warnings() {
+        eprintln!("warning: {}: {w}", path.display());
+    }
 }
 
 /// Re-checks a verdict's evidence with the independent exact checker of

@@ -318,6 +318,8 @@ struct PropertyInfo {
     /// The unsafe set: the property is violated if, in some case, an input
     /// in the case's region gives outputs meeting its condition.
     cases: Vec<CaseInfo>,
+    /// What is suspicious (an empty input box: never violated), in words.
+    warnings: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -340,6 +342,7 @@ fn property_info(path: &Path, p: &Property) -> PropertyInfo {
     PropertyInfo {
         kind: "property",
         file: path.display().to_string(),
+        warnings: p.warnings(),
         num_inputs: p.num_inputs,
         num_outputs: p.num_outputs,
         cases: p

@@ -339,7 +339,11 @@ impl Loaded {
     fn property(&mut self, path: &Path) -> Result<Rc<Property>, String> {
         self.properties
             .entry(path.to_path_buf())
-            .or_insert_with(|| vnnlib::load(path).map(Rc::new).map_err(|e| e.to_string()))
+            .or_insert_with(|| {
+                let property = vnnlib::load(path).map_err(|e| e.to_string())?;
+                crate::commands::warn_about(path, &property);
+                Ok(Rc::new(property))
+            })
             .clone()
     }
 }

@@ -511,3 +511,61 @@ fn verify_speaks_json_for_scripts() {
     assert_eq!(v["result"], "timeout");
     assert!(v["reason"].as_str().is_some_and(|r| !r.is_empty()), "{v}");
 }
+
+#[test]
+fn an_empty_input_box_is_vacuously_unsat_and_said_aloud() {
+    let dir = tempdir();
+    let d = dir.path();
+    let prop = d.join("empty.vnnlib");
+    write(
+        &prop,
+        "(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const Y_0 Real)\n\
+         (assert (>= X_0 0.5))\n(assert (<= X_0 0.2))\n(assert (>= X_1 0))\n(assert (<= X_1 1))\n\
+         (assert (>= Y_0 0.5))\n",
+    );
+    let model = example("models/xor.onnx");
+    let warning = "X_0: lower bound 0.5 is above upper bound 0.2";
+    // verify: still unsat (vacuously true), with the warning naming the file.
+    let o = axiom(&["verify", &model, p(&prop)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "unsat");
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("warning: {}: {warning}", p(&prop))),
+        "{err}"
+    );
+    assert!(err.contains("vacuously"), "{err}");
+    // info, human and JSON.
+    let o = axiom(&["info", p(&prop)]);
+    assert!(stdout(&o).contains(warning), "{}", stdout(&o));
+    let o = axiom(&["info", p(&prop), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["warnings"][0].as_str().unwrap().contains(warning), "{v}");
+    // vnncomp, once per property file.
+    let csv = d.join("instances.csv");
+    write(
+        &csv,
+        &format!("{model},empty.vnnlib,10\n{model},empty.vnnlib,10\n"),
+    );
+    let o = axiom(&["vnncomp", p(&csv)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o).matches(warning).count(), 1, "{}", stderr(&o));
+    // check, at the obligation's line.
+    std::fs::copy(&model, d.join("xor.onnx")).unwrap();
+    let spec = d.join("vacuous.axiom");
+    write(
+        &spec,
+        "model xor {\n  from onnx \"xor.onnx\"\n  input x: f32[2]\n  output y: f32[1]\n  \
+         prove never: vnnlib \"empty.vnnlib\"\n}\n",
+    );
+    let o = axiom(&["check", p(&spec)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("warning: {}:5: never: {warning}", p(&spec))),
+        "{err}"
+    );
+    // A property without the problem says nothing.
+    let o = axiom(&["verify", &model, &example("properties/xor_low.vnnlib")]);
+    assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
+}
