@@ -1,6 +1,6 @@
 //! Pipe-safe output for the CLI.
 //!
-//! `println!`, `print!`, `eprintln!` and `eprint!` in this binary are the
+//! `println!`, `print!` and `eprintln!` in this binary are the
 //! macros defined at the top of `main.rs`, which call [`out`] and [`err`]
 //! here instead of std's, whose versions panic when a write fails (`axiom
 //! info MODEL | head -1` used to end in a panic and exit code 101).

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use trail::Trail;
 
-// Pipe-safe replacements for std's printing macros (`eprint!` is unused), for every module of
-// this binary (declared before the modules so that they are in scope
-// there): see `console`.
+// Pipe-safe replacements for std's `print!`, `println!` and `eprintln!`,
+// for every module of this binary (defined before the modules, so that
+// they are in scope there): see `console`.
 macro_rules! print {
     ($($arg:tt)*) => { $crate::console::out(format_args!($($arg)*)) };
 }
