@@ -100,10 +100,7 @@ fn kind_of(path: &Path) -> Result<Kind, CliError> {
             .into())
         };
     }
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
+    let ext = axiom_core::format_extension(path);
     Ok(match ext.as_deref() {
         Some("vnnlib") => Kind::Property,
         Some("axiom") => Kind::Spec,

@@ -43,15 +43,79 @@ pub const MAX_FILE_BYTES: u64 = 8 << 30;
 
 /// Reads a model, property, spec or weights file: only a regular file (a
 /// device such as `/dev/zero`, a fifo or a folder would be read forever or
-/// not at all) of at most [`MAX_FILE_BYTES`]. Every importer reads through
-/// it; the errors are `std::io` errors with a sentence, for the caller to
-/// place.
+/// not at all) of at most [`MAX_FILE_BYTES`]. A `.gz` file (VNN-COMP ships
+/// `.onnx.gz` and `.vnnlib.gz`) is decompressed transparently, to at most
+/// [`MAX_FILE_BYTES`] as well (a gzip bomb stops there). Every importer
+/// reads through it; the errors are `std::io` errors with a sentence, for
+/// the caller to place.
 ///
 /// ```
 /// let e = axiom_core::read_file(std::path::Path::new("/dev/zero")).unwrap_err();
 /// assert!(e.to_string().contains("not a regular file"), "{e}");
 /// ```
 pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    let bytes = read_plain_file(path)?;
+    if is_gzip_name(path) {
+        gunzip(&bytes)
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// Whether the file name ends in `.gz` (any case).
+fn is_gzip_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+/// Decompresses gzip `bytes` (several members too), to at most
+/// [`MAX_FILE_BYTES`].
+fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind, Read};
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(bytes)
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            let why = if e.kind() == ErrorKind::UnexpectedEof {
+                "the compressed data ends early: the file is truncated".to_string()
+            } else {
+                format!("the file is not valid gzip ({e}): it is damaged, or not compressed despite its .gz name")
+            };
+            Error::new(ErrorKind::InvalidData, why)
+        })?;
+    if out.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!(
+                "the file decompresses to more than {} GiB, the most Axiom reads",
+                MAX_FILE_BYTES >> 30
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// The extension that names a file's format, lowercased, looking through a
+/// trailing `.gz`: `net.onnx.gz` is `onnx`, `prop.VNNLIB` is `vnnlib`.
+///
+/// ```
+/// use std::path::Path;
+/// assert_eq!(axiom_core::format_extension(Path::new("a/net.onnx.gz")).as_deref(), Some("onnx"));
+/// assert_eq!(axiom_core::format_extension(Path::new("p.VNNLIB")).as_deref(), Some("vnnlib"));
+/// assert_eq!(axiom_core::format_extension(Path::new("x.gz")), None);
+/// ```
+pub fn format_extension(path: &Path) -> Option<String> {
+    let path = if is_gzip_name(path) {
+        Path::new(path.file_stem()?)
+    } else {
+        path
+    };
+    Some(path.extension()?.to_str()?.to_ascii_lowercase())
+}
+
+fn read_plain_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::{Error, ErrorKind, Read};
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
@@ -95,9 +159,9 @@ pub enum ModelFormat {
 }
 
 impl ModelFormat {
-    /// The format a path's extension names, if any.
+    /// The format a path's extension names (through a `.gz`), if any.
     pub fn from_path(path: &Path) -> Option<Self> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        match format_extension(path)?.as_str() {
             "onnx" => Some(ModelFormat::Onnx),
             "nnet" => Some(ModelFormat::Nnet),
             _ => None,
@@ -105,14 +169,14 @@ impl ModelFormat {
     }
 }
 
-/// Loads a model from an `.onnx` or `.nnet` file.
+/// Loads a model from an `.onnx` or `.nnet` file, either gzipped (`.gz`).
 pub fn load_model(path: &Path) -> Result<Graph> {
     match ModelFormat::from_path(path) {
         Some(ModelFormat::Onnx) => onnx::load(path),
         Some(ModelFormat::Nnet) => nnet::load(path),
         None => Err(Error::invalid("unknown model format")
             .in_file(path)
-            .with_hint("Axiom reads .onnx and .nnet models")),
+            .with_hint("Axiom reads .onnx and .nnet models, also gzipped (.onnx.gz)")),
     }
 }
 

@@ -257,3 +257,69 @@ fn an_old_model_without_opset_import_still_gets_the_opset_message() {
     let err = onnx::parse(&model.write_to_bytes().unwrap(), "m").unwrap_err();
     assert!(err.message.contains("truncated or incomplete"), "{err}");
 }
+
+/// gzip-compresses `bytes`.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[test]
+fn gzipped_models_and_properties_read_as_the_plain_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+    let onnx = std::fs::read(examples.join("models/xor.onnx")).unwrap();
+    let vnnlib = std::fs::read(examples.join("properties/xor_low.vnnlib")).unwrap();
+    let gz_model = dir.path().join("xor.ONNX.gz");
+    let gz_prop = dir.path().join("xor_low.vnnlib.gz");
+    std::fs::write(&gz_model, gzip(&onnx)).unwrap();
+    std::fs::write(&gz_prop, gzip(&vnnlib)).unwrap();
+    let plain = axiom_core::load_model(&examples.join("models/xor.onnx")).unwrap();
+    let zipped = axiom_core::load_model(&gz_model).unwrap();
+    assert_eq!(plain.digest(), zipped.digest());
+    let p = axiom_core::vnnlib::load(&gz_prop).unwrap();
+    assert_eq!(
+        p.summary(),
+        axiom_core::vnnlib::load(&examples.join("properties/xor_low.vnnlib"))
+            .unwrap()
+            .summary()
+    );
+    // Several gzip members, as `cat a.gz b.gz` makes, are one stream.
+    let (a, b) = vnnlib.split_at(vnnlib.len() / 2);
+    let two = dir.path().join("two.vnnlib.gz");
+    std::fs::write(&two, [gzip(a), gzip(b)].concat()).unwrap();
+    assert_eq!(
+        axiom_core::vnnlib::load(&two).unwrap().summary(),
+        p.summary()
+    );
+
+    // Cut short, damaged, or not compressed at all: a sentence, the file named.
+    let packed = gzip(&onnx);
+    let cases = [
+        (
+            "cut.onnx.gz",
+            packed[..packed.len() / 2].to_vec(),
+            "truncated",
+        ),
+        ("plain.onnx.gz", onnx.clone(), "not valid gzip"),
+        ("empty.onnx.gz", Vec::new(), "truncated"),
+    ];
+    for (name, bytes, want) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let e = axiom_core::load_model(&path).unwrap_err().to_string();
+        assert!(e.contains(name) && e.contains(want), "{name}: {e}");
+    }
+    let mut damaged = packed.clone();
+    let mid = damaged.len() / 2;
+    for b in &mut damaged[mid..mid + 8] {
+        *b ^= 0x5a;
+    }
+    let path = dir.path().join("damaged.onnx.gz");
+    std::fs::write(&path, damaged).unwrap();
+    let e = axiom_core::load_model(&path).unwrap_err().to_string();
+    assert!(e.contains("damaged.onnx.gz"), "{e}");
+    assert!(!e.contains("Error {") && !e.contains("kind:"), "{e}");
+}

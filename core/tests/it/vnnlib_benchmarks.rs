@@ -1,5 +1,5 @@
-//! Parses every `.vnnlib` file of the shared benchmarks and checks a few of
-//! them structurally.
+//! Parses every `.vnnlib` (and `.vnnlib.gz`, as VNN-COMP 2022 ships them)
+//! file of the shared benchmarks and checks a few of them structurally.
 //!
 //! The benchmarks live outside the repository: set `AXIOM_BENCHMARKS` to their
 //! folder, or keep them at `../shared/benchmarks` beside the workspace. When
@@ -25,7 +25,7 @@ fn vnnlib_files(dir: &Path, out: &mut Vec<PathBuf>) {
             .path();
         if path.is_dir() {
             vnnlib_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "vnnlib") {
+        } else if axiom_core::format_extension(&path).as_deref() == Some("vnnlib") {
             out.push(path);
         }
     }
