@@ -47,6 +47,7 @@ use std::ops::Range;
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
+use crate::deadline::Deadline;
 use crate::network::{sigmoid, Layer, Network};
 use crate::problem::Disjunct;
 
@@ -65,6 +66,8 @@ pub struct AttackOptions {
     pub pgd_steps: usize,
     /// Seed of the pseudo-random generator; equal seeds give equal results.
     pub seed: u64,
+    /// When to stop early, returning what was found so far. Default: never.
+    pub deadline: Deadline,
 }
 
 impl Default for AttackOptions {
@@ -74,6 +77,7 @@ impl Default for AttackOptions {
             pgd_restarts: 8,
             pgd_steps: 60,
             seed: 0x5eed_a77a_c4ed_0001,
+            deadline: Deadline::never(),
         }
     }
 }
@@ -166,8 +170,10 @@ pub fn attack_box(
         evaluations: 0,
     };
     let mut pool = Pool::new(limit.max(opts.pgd_restarts.div_ceil(2)));
-    attack.sample(opts.samples, &mut pool);
-    attack.descend(opts, &pool.items.clone(), &mut pool);
+    attack.sample(opts.samples, &opts.deadline, &mut pool);
+    if !opts.deadline.passed() {
+        attack.descend(opts, &pool.items.clone(), &mut pool);
+    }
 
     // Report margins as `net.eval` computes them (the batched products may
     // round differently), so callers and tests see consistent numbers.
@@ -424,7 +430,7 @@ impl Attack<'_> {
 
     /// Scores the center, the corners and `samples` uniform points, offering
     /// each to `pool`.
-    fn sample(&mut self, samples: usize, pool: &mut Pool) {
+    fn sample(&mut self, samples: usize, deadline: &Deadline, pool: &mut Pool) {
         let d = self.dim();
         let all_corners = d < usize::BITS as usize && (1usize << d) <= MAX_CORNERS;
         let corners = if all_corners {
@@ -434,7 +440,7 @@ impl Attack<'_> {
         };
         let total = corners.saturating_add(1).saturating_add(samples);
         let mut start = 0;
-        while start < total {
+        while start < total && !deadline.passed() {
             let n = CHUNK.min(total - start);
             let mut x = Array2::zeros((n, d));
             for (r, mut row) in x.axis_iter_mut(Axis(0)).enumerate() {
@@ -519,7 +525,7 @@ impl Attack<'_> {
         let widths: Vec<f64> = (0..d).map(|j| self.bounds.width(j)).collect();
         for t in 0..=steps {
             let rows: Vec<usize> = (0..runs.len()).filter(|&r| runs[r].active).collect();
-            if rows.is_empty() {
+            if rows.is_empty() || opts.deadline.passed() {
                 break;
             }
             let trace = forward_trace(self.net, x.select(Axis(0), &rows));
@@ -777,6 +783,30 @@ mod tests {
         let best = &found[0];
         assert!(best.margin <= 0.0, "{found:?}");
         assert!(net.eval(&best.input)[0] <= 0.01);
+    }
+
+    #[test]
+    fn a_passed_deadline_stops_the_attack_before_it_evaluates_anything() {
+        let (net, disjuncts) = corner_instance();
+        let opts = AttackOptions {
+            deadline: Deadline::new(
+                std::time::Instant::now(),
+                Some(std::time::Duration::ZERO),
+                None,
+            ),
+            ..AttackOptions::default()
+        };
+        let (found, evals) = attack_box(&net, &[0.0, 0.0], &[1.0, 1.0], &disjuncts, &opts, 4);
+        assert_eq!((found.len(), evals), (0, 0));
+        let (found, evals) = attack_box(
+            &net,
+            &[0.0, 0.0],
+            &[1.0, 1.0],
+            &disjuncts,
+            &AttackOptions::default(),
+            4,
+        );
+        assert!(!found.is_empty() && evals > 0);
     }
 
     #[test]

@@ -33,6 +33,7 @@ use rayon::prelude::*;
 
 use crate::attack::{self, AttackOptions};
 use crate::bounds::{self, bound_batch_with_phases, BatchBounds, Method, Objectives, PhaseFix};
+use crate::deadline::Deadline;
 use crate::problem::{recheck_counterexample, Case, Problem};
 use crate::smt;
 use crate::verdict::{
@@ -161,11 +162,15 @@ pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verd
         options,
         start,
         relu_split,
+        deadline: Deadline::new(start, options.timeout, options.cancel.clone()),
     };
     // Falsification first: cheap, and it settles most `sat` instances.
     if options.attack {
         for case in &problem.cases {
             let found = (0..INITIAL_ATTACKS).find_map(|round| {
+                if search.deadline.passed() {
+                    return None;
+                }
                 let seed = options
                     .seed
                     .wrapping_add(round.wrapping_mul(0x9e37_79b9_7f4a_7c15));
@@ -221,6 +226,9 @@ struct Search<'a> {
     problem: &'a Problem,
     options: &'a VerifyOptions,
     start: Instant,
+    /// `options.timeout` after `start`, or the cancel flag: the inner loops
+    /// stop early at it.
+    deadline: Deadline,
     /// Split ReLUs (else input boxes).
     relu_split: bool,
 }
@@ -348,6 +356,7 @@ impl Search<'_> {
     ) -> Option<Counterexample> {
         let opts = AttackOptions {
             seed,
+            deadline: self.deadline.clone(),
             ..AttackOptions::default()
         };
         let (candidates, evals) =
@@ -456,7 +465,14 @@ impl Search<'_> {
             // disjunct's rows (alpha-CROWN on the objective).
             if refutation.is_none() && best_lb > -ALPHA_GAP {
                 let sub = objectives.rows.select(ndarray::Axis(0), &rows_d);
-                let optimised = bounds::optimize_alphas(net, bb, row, sub.view(), ALPHA_ITERATIONS);
+                let optimised = bounds::optimize_alphas(
+                    net,
+                    bb,
+                    row,
+                    sub.view(),
+                    ALPHA_ITERATIONS,
+                    &self.deadline,
+                );
                 alpha_optimisations += 1;
                 refutation = rows_d
                     .iter()
@@ -760,7 +776,7 @@ impl Search<'_> {
             if batch.is_empty() {
                 continue;
             }
-            let bounds = bound_chunks(net, &batch, &objectives);
+            let bounds = bound_chunks(net, &batch, &objectives, &self.deadline);
             stats.boxes_bounded += batch.len() as u64;
             // The open box whose sampled points came closest to violating.
             let mut promising: Option<(f64, Vec<f64>, Vec<f64>)> = None;
@@ -1001,6 +1017,7 @@ fn bound_chunks(
     net: &crate::Network,
     batch: &[OpenBox],
     objectives: &Objectives,
+    deadline: &Deadline,
 ) -> Vec<(std::sync::Arc<BatchBounds>, usize)> {
     let chunks: Vec<std::sync::Arc<BatchBounds>> = batch
         .par_chunks(CHUNK)
@@ -1016,6 +1033,7 @@ fn bound_chunks(
                 &phases,
                 objectives,
                 Method::Crown,
+                deadline,
             ))
         })
         .collect();

@@ -42,6 +42,7 @@
 
 use ndarray::{s, Array2, Array3, ArrayView2};
 
+use crate::deadline::Deadline;
 use crate::network::{sigmoid, Layer, Network};
 
 /// Unit roundoff of f64.
@@ -122,7 +123,15 @@ pub fn bound_batch(
     objectives: &Objectives,
     method: Method,
 ) -> BatchBounds {
-    bound_batch_with_phases(net, lower, upper, &[], objectives, method)
+    bound_batch_with_phases(
+        net,
+        lower,
+        upper,
+        &[],
+        objectives,
+        method,
+        &Deadline::never(),
+    )
 }
 
 /// Bounds a batch of sub-problems: boxes `[batch, n_in]`, each with the ReLU
@@ -131,6 +140,10 @@ pub fn bound_batch(
 /// `[l, min(u, 0)]` (inactive) before anything uses them, which is sound on
 /// the sub-problem's region; when a clamp leaves `l > u` the region is empty
 /// (see [`is_empty`]).
+///
+/// Once `deadline` has passed, the layers left get interval bounds only (no
+/// CROWN back-substitution): looser, still sound, and quick, so that a
+/// timeout is not overrun by one batch's bounds.
 pub fn bound_batch_with_phases(
     net: &Network,
     lower: ArrayView2<f64>,
@@ -138,6 +151,7 @@ pub fn bound_batch_with_phases(
     phases: &[&[PhaseFix]],
     objectives: &Objectives,
     method: Method,
+    deadline: &Deadline,
 ) -> BatchBounds {
     let mut values = vec![ValueBounds {
         lower: lower.to_owned(),
@@ -164,7 +178,11 @@ pub fn bound_batch_with_phases(
             Layer::Linear { w, b } => {
                 let mut vb = interval_linear(prev, w, b);
                 let feeds_activation = net.layers.get(i + 1).is_some_and(|l| !l.is_linear());
-                if method == Method::Crown && seen_activation && feeds_activation {
+                if method == Method::Crown
+                    && seen_activation
+                    && feeds_activation
+                    && !deadline.passed()
+                {
                     let width = w.nrows();
                     let (lo, hi) = crown_value_bounds(net, &values, i + 1, width);
                     tighten(&mut vb, &lo, &hi);
@@ -185,7 +203,7 @@ pub fn bound_batch_with_phases(
     let mut objective_lower = Array2::from_shape_fn((batch, objectives.rows.nrows()), |(bi, r)| {
         interval_dot_lower(objectives.rows.row(r), out.lower.row(bi), out.upper.row(bi))
     });
-    let input_coeffs = if method == Method::Crown {
+    let input_coeffs = if method == Method::Crown && !deadline.passed() {
         let rows = objectives.rows.view();
         let a = Array3::from_shape_fn((batch, rows.nrows(), rows.ncols()), |(_, r, c)| {
             rows[[r, c]]
@@ -723,14 +741,16 @@ pub type Alphas = Vec<Option<Array2<f64>>>;
 
 /// Optimises the lower ReLU slopes of each objective row on one box (batch
 /// row `row` of `bounds`; the intermediate bounds stay fixed) by projected
-/// gradient ascent, `iterations` steps from the adaptive slopes. Returns, per
-/// objective row, the best sound lower bound found and its slopes.
+/// gradient ascent, `iterations` steps from the adaptive slopes (fewer once
+/// `deadline` has passed). Returns, per objective row, the best sound lower
+/// bound found and its slopes.
 pub fn optimize_alphas(
     net: &Network,
     bounds: &BatchBounds,
     row: usize,
     objectives: ndarray::ArrayView2<f64>,
     iterations: usize,
+    deadline: &Deadline,
 ) -> Vec<(f64, Alphas)> {
     let values: Vec<ValueBounds> = bounds
         .values
@@ -776,7 +796,7 @@ pub fn optimize_alphas(
                 );
             }
         }
-        if it == iterations {
+        if it == iterations || deadline.passed() {
             break;
         }
         let step = 0.5 / (1.0 + it as f64 * 0.3);
@@ -1044,6 +1064,7 @@ mod tests {
                     &[&fix],
                     &obj,
                     Method::Crown,
+                    &Deadline::never(),
                 );
                 let pre = &bb.values[1];
                 assert!(if active {
@@ -1078,6 +1099,7 @@ mod tests {
             &[&fix],
             &obj,
             Method::Crown,
+            &Deadline::never(),
         );
         assert!(is_empty(&bb, 0));
     }
@@ -1093,6 +1115,47 @@ mod tests {
         let ibp = bound_batch(&net, lower.view(), upper.view(), &obj, Method::Interval);
         let crown = bound_batch(&net, lower.view(), upper.view(), &obj, Method::Crown);
         assert!(crown.objective_lower[[0, 0]] >= ibp.objective_lower[[0, 0]] - 1e-9);
+    }
+
+    #[test]
+    fn after_the_deadline_the_bounds_are_the_interval_bounds_and_alpha_stops() {
+        let net = relu_net();
+        let lower = arr2(&[[-1.0, -1.0]]);
+        let upper = arr2(&[[1.0, 1.0]]);
+        let obj = Objectives {
+            rows: arr2(&[[1.0], [-1.0]]),
+        };
+        let ibp = bound_batch(&net, lower.view(), upper.view(), &obj, Method::Interval);
+        let crown = bound_batch(&net, lower.view(), upper.view(), &obj, Method::Crown);
+        assert_ne!(
+            crown.objective_lower, ibp.objective_lower,
+            "a network where CROWN is tighter"
+        );
+        let passed = Deadline::new(
+            std::time::Instant::now(),
+            Some(std::time::Duration::ZERO),
+            None,
+        );
+        let late = bound_batch_with_phases(
+            &net,
+            lower.view(),
+            upper.view(),
+            &[],
+            &obj,
+            Method::Crown,
+            &passed,
+        );
+        assert_eq!(late.objective_lower, ibp.objective_lower);
+        for (a, b) in late.values.iter().zip(&ibp.values) {
+            assert_eq!((&a.lower, &a.upper), (&b.lower, &b.upper));
+        }
+        // Alpha: one pass (the adaptive slopes), no gradient steps.
+        let one = optimize_alphas(&net, &crown, 0, obj.rows.view(), 0, &Deadline::never());
+        let late = optimize_alphas(&net, &crown, 0, obj.rows.view(), 20, &passed);
+        assert_eq!(
+            one.iter().map(|b| b.0).collect::<Vec<_>>(),
+            late.iter().map(|b| b.0).collect::<Vec<_>>()
+        );
     }
 
     #[test]

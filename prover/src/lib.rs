@@ -14,12 +14,14 @@
 pub mod attack;
 pub mod bab;
 pub mod bounds;
+pub mod deadline;
 pub mod network;
 pub mod problem;
 pub mod rewrite;
 pub mod smt;
 pub mod verdict;
 
+pub use deadline::Deadline;
 pub use network::{Layer, Network};
 pub use problem::{recheck_counterexample, Problem};
 pub use verdict::{
