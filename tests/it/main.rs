@@ -16,3 +16,4 @@ mod lean_export;
 mod readme_tour;
 mod rewrite_replay;
 mod verify_cli;
+mod vnncomp2022;
