@@ -2,9 +2,9 @@
 //!
 //! This is the trusted base of a `Proved` verdict, so it is written to be
 //! read: no floating point in any bound (every f64 in the evidence is read as
-//! the exact dyadic rational it is; the one f64 computation, the first guess
-//! of a BatchNorm factor, is verified exactly before it is used), no code
-//! shared with the prover, one bound method.
+//! the exact dyadic rational it is; the f64 computations, the first guesses
+//! of a BatchNorm factor or of a reciprocal, are verified exactly before they
+//! are used), no code shared with the prover, one bound method.
 //!
 //! The network is lowered to exact layers: affine maps (Gemm, Conv2d and
 //! AveragePool as dense matrices — an average only when it divides by a
@@ -16,7 +16,9 @@
 //! `[lo, hi]` that it verifies exactly (`lo² (var + epsilon) <= scale²` and
 //! `hi² (var + epsilon) >= scale²`, with signs; see `batchnorm_enclosure`)
 //! and every bound below holds for every `k` in the enclosure, hence for the
-//! true one.
+//! true one. A division by a constant `c` that is not a power of two (input
+//! normalisation) is the same scaling with `k = 1/c`, enclosed by `lo c <= 1
+//! <= hi c` (`reciprocal_enclosure`), mean and bias 0.
 //!
 //! What is checked, for every case of the property:
 //! 1. the root box of the case's proof contains the case's exact input box;
@@ -161,6 +163,27 @@ fn batchnorm_enclosure(scale: f32, var: f32, eps: f32) -> Result<(Q, Q), String>
     })
 }
 
+/// Dyadics `[lo, hi]` that provably contain `1 / c`, `c` read as the exact
+/// rational it is: for `c > 0`, `lo <= 1/c` iff `lo <= 0` or `lo c <= 1`,
+/// and `hi >= 1/c` iff `hi > 0` and `hi c >= 1` (multiplying by `c > 0`
+/// keeps the order); a negative `c` mirrors the enclosure of `1/|c|`.
+fn reciprocal_enclosure(c: f32) -> Result<(Q, Q), String> {
+    if !c.is_finite() || c == 0.0 {
+        return Err("the divisor is 0 or not finite".into());
+    }
+    let a = q(f64::from(c.abs()));
+    let one = Q::one();
+    let lower_ok = |x: f64| x <= 0.0 || &q(x) * &a <= one;
+    let upper_ok = |x: f64| x > 0.0 && &q(x) * &a >= one;
+    let guess = 1.0 / f64::from(c.abs());
+    let lo = step_until_valid(guess, f64::next_down, lower_ok)
+        .ok_or("no verified lower end of the reciprocal near the f64 guess")?;
+    let hi = step_until_valid(guess, f64::next_up, upper_ok)
+        .ok_or("no verified upper end of the reciprocal near the f64 guess")?;
+    let (lo, hi) = (q(lo), q(hi));
+    Ok(if c < 0.0 { (-&hi, -&lo) } else { (lo, hi) })
+}
+
 /// The first of `start`, `step(start)`, `step(step(start))`, ... (at most
 /// `ENCLOSURE_STEPS` steps) that is finite and `valid`.
 fn step_until_valid(start: f64, step: fn(f64) -> f64, valid: impl Fn(f64) -> bool) -> Option<f64> {
@@ -275,6 +298,38 @@ fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
                     }
                 }
                 layers.push(ExactLayer::Affine { w, b });
+            }
+            // Division by constants not all powers of two: 1/c is not a
+            // dyadic, so it is enclosed (checked exactly) and the layer is
+            // an element-wise Scale, sound for every factor in the
+            // enclosure, as BatchNorm's.
+            Op::Div { c } if c.iter().any(|&v| dyadic_recip(v).is_none()) => {
+                let Some(out) = broadcast_shapes(sin, c.shape()) else {
+                    return fail(place, "shapes do not broadcast");
+                };
+                if out.as_slice() != sin {
+                    return fail(
+                        place,
+                        "division by a constant that broadcasts its input to a larger shape",
+                    );
+                }
+                let cv: Vec<f32> = c.iter().copied().collect();
+                let (mut lo, mut hi) = (Vec::with_capacity(n_in), Vec::with_capacity(n_in));
+                for e in 0..n_in {
+                    let c32 = cv[broadcast_source(c.shape(), &out, e)];
+                    let (l, h) = reciprocal_enclosure(c32).map_err(|reason| CheckError {
+                        place: place.clone(),
+                        reason: format!("division by {c32}: {reason}"),
+                    })?;
+                    lo.push(l);
+                    hi.push(h);
+                }
+                layers.push(ExactLayer::Scale {
+                    lo,
+                    hi,
+                    mean: vec![Q::zero(); n_in],
+                    beta: vec![Q::zero(); n_in],
+                });
             }
             Op::Add { c } | Op::Sub { c } | Op::Mul { c } | Op::Div { c } => {
                 let Some(out) = broadcast_shapes(sin, c.shape()) else {

@@ -108,6 +108,45 @@ pub fn batchnorm_factor_enclosure(scale: f32, var: f32, eps: f32) -> Option<(f64
     })
 }
 
+/// An f64 enclosure `[lo, hi]` of `1 / c` (the float32 `c` taken as the
+/// exact rational it is), each end checked in exact rational arithmetic:
+/// for `c > 0`, `lo <= 1/c` iff `lo c <= 1`, and `1/c <= hi` iff `hi c >=
+/// 1`; a negative `c` mirrors it. `lo == hi` when `1/c` is an f64 (c a power
+/// of two), else they are adjacent or nearly so. `None` for 0 or a
+/// non-finite `c`, or a reciprocal beyond the f64 range.
+pub fn reciprocal_enclosure(c: f32) -> Option<(f64, f64)> {
+    use num_rational::BigRational;
+    use num_traits::One;
+    if c == 0.0 || !c.is_finite() {
+        return None;
+    }
+    let a = BigRational::from_float(c.abs())?;
+    let times_a = |x: f64| BigRational::from_float(x).map(|q| q * &a);
+    let below = |x: f64| x <= 0.0 || times_a(x).is_some_and(|p| p <= BigRational::one());
+    let above = |x: f64| x > 0.0 && times_a(x).is_some_and(|p| p >= BigRational::one());
+    let approx = 1.0 / f64::from(c.abs());
+    if !approx.is_finite() {
+        return None;
+    }
+    let (mut lo, mut hi) = (approx, approx);
+    for _ in 0..64 {
+        if below(lo) {
+            break;
+        }
+        lo = lo.next_down();
+    }
+    for _ in 0..64 {
+        if above(hi) {
+            break;
+        }
+        hi = hi.next_up();
+    }
+    if !(below(lo) && above(hi) && hi.is_finite()) {
+        return None;
+    }
+    Some(if c < 0.0 { (-hi, -lo) } else { (lo, hi) })
+}
+
 /// A feed-forward network on flat vectors, exactly the function of the graph
 /// it was lowered from (row-major flattening of every value).
 #[derive(Debug, Clone, PartialEq)]
@@ -156,7 +195,10 @@ impl Network {
             let out_shape = &shapes[i + 1];
             let n_in: usize = in_shape.iter().product();
             let n_out: usize = out_shape.iter().product();
+            let scaling_div = matches!(&node.op, Op::Div { c }
+                if c.iter().any(|&v| exact_reciprocal(f64::from(v)).is_none()));
             if n_in.saturating_mul(n_out) > MAX_DENSE_ENTRIES
+                && !scaling_div
                 && !matches!(
                     node.op,
                     Op::Relu
@@ -194,6 +236,36 @@ impl Network {
                     }
                     layers.push(Layer::Linear { w, b });
                 }
+                // Division by constants not all powers of two (the input
+                // normalisation `(x - mean) / std` of image networks): the
+                // exact factor 1/c is not an f64, so the layer holds an
+                // exactly checked enclosure of it and is relaxed like
+                // BatchNorm (with mean and beta 0).
+                Op::Div { c } if c.iter().any(|&v| exact_reciprocal(f64::from(v)).is_none()) => {
+                    let out = broadcast_shapes(in_shape, c.shape())
+                        .ok_or_else(|| fail("shapes do not broadcast".into()))?;
+                    if out.as_slice() != in_shape.as_slice() {
+                        return Err(fail(format!(
+                            "division by a constant of shape {:?} broadcasts the input {in_shape:?} \
+                             to {out:?}; the prover divides element-wise only",
+                            c.shape()
+                        )));
+                    }
+                    let cst = broadcast_index(c.shape(), &out);
+                    let cv: Vec<f32> = c.iter().copied().collect();
+                    let mut factors = Vec::with_capacity(cst.len());
+                    for &ci in &cst {
+                        factors.push(reciprocal_enclosure(cv[ci]).ok_or_else(|| {
+                            fail(format!("division by {}: no finite reciprocal", cv[ci]))
+                        })?);
+                    }
+                    layers.push(Layer::BatchNorm {
+                        k_lo: factors.iter().map(|f| f.0).collect(),
+                        k_hi: factors.iter().map(|f| f.1).collect(),
+                        mean: Array1::zeros(n_in),
+                        beta: Array1::zeros(n_in),
+                    });
+                }
                 Op::Add { c } | Op::Sub { c } | Op::Mul { c } | Op::Div { c } => {
                     let out = broadcast_shapes(in_shape, c.shape())
                         .ok_or_else(|| fail("shapes do not broadcast".into()))?;
@@ -208,11 +280,14 @@ impl Network {
                             Op::Add { .. } => (1.0, v),
                             Op::Sub { .. } => (1.0, -v),
                             Op::Mul { .. } => (v, 0.0),
-                            _ => (exact_reciprocal(v).ok_or_else(|| {
-                                fail(format!(
-                                    "division by {v}, whose reciprocal is not exact; the prover supports division by powers of two only"
-                                ))
-                            })?, 0.0),
+                            // Every divisor is a power of two here (the arm
+                            // above takes the others).
+                            _ => (
+                                exact_reciprocal(v).ok_or_else(|| {
+                                    fail(format!("division by {v}, whose reciprocal is not exact"))
+                                })?,
+                                0.0,
+                            ),
                         };
                         w[[o, s]] = scale;
                         b[o] = shift;
@@ -581,12 +656,36 @@ mod tests {
     }
 
     #[test]
-    fn inexact_division_is_refused() {
+    fn inexact_division_is_enclosed_and_a_broadcasting_one_refused() {
         let mut b = GraphBuilder::new("t", "x", vec![2]);
         let v = b.push(
             "div",
             Op::Div {
                 c: arr1(&[3.0f32]).into_dyn(),
+            },
+            0,
+        );
+        let g = b.finish(v).unwrap();
+        let net = Network::from_graph(&g).unwrap();
+        match &net.layers[..] {
+            [Layer::BatchNorm {
+                k_lo,
+                k_hi,
+                mean,
+                beta,
+            }] => {
+                assert!(k_lo.iter().all(|&k| k < 1.0 / 3.0 + 1e-16 && k * 3.0 <= 1.0));
+                assert!(k_hi.iter().all(|&k| k * 3.0 >= 1.0 && k_lo[0] < k));
+                assert!(mean.iter().chain(beta).all(|&v| v == 0.0));
+            }
+            other => panic!("{other:?}"),
+        }
+        // [1] / [3 values] would grow the vector: refused, naming the node.
+        let mut b = GraphBuilder::new("t", "x", vec![1]);
+        let v = b.push(
+            "div",
+            Op::Div {
+                c: arr1(&[3.0f32, 5.0, 7.0]).into_dyn(),
             },
             0,
         );

@@ -12,6 +12,7 @@ mod conv_batchnorm;
 mod differential;
 mod engine;
 mod float_adversarial;
+mod normalised_input;
 mod relu_split;
 mod rewrite;
 mod smt;
