@@ -577,6 +577,66 @@ fn dtanh(x: f64) -> f64 {
     1.0 - t * t
 }
 
+/// The non-zero entries of a matrix by row (compressed sparse rows), for
+/// products that skip its zeros.
+struct SparseRows {
+    /// Row `t`'s entries are `start[t]..start[t + 1]` of `col` and `val`.
+    start: Vec<usize>,
+    col: Vec<usize>,
+    val: Vec<f64>,
+    ncols: usize,
+}
+
+impl SparseRows {
+    /// `w`'s rows, when at most one entry in [`SPARSE_DENSITY`] is non-zero
+    /// (below that, a dense GEMM is faster).
+    fn of(w: &Array2<f64>) -> Option<SparseRows> {
+        let nnz = w.iter().filter(|v| **v != 0.0).count();
+        if nnz.saturating_mul(SPARSE_DENSITY) > w.len() {
+            return None;
+        }
+        let mut sparse = SparseRows {
+            start: Vec::with_capacity(w.nrows() + 1),
+            col: Vec::with_capacity(nnz),
+            val: Vec::with_capacity(nnz),
+            ncols: w.ncols(),
+        };
+        sparse.start.push(0);
+        for row in w.rows() {
+            for (c, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    sparse.col.push(c);
+                    sparse.val.push(v);
+                }
+            }
+            sparse.start.push(sparse.col.len());
+        }
+        Some(sparse)
+    }
+
+    /// `a · W` for `a` of shape `[rows, W's rows]`.
+    fn left_product(&self, a: ArrayView2<f64>) -> Array2<f64> {
+        let mut out = Array2::zeros((a.nrows(), self.ncols));
+        ndarray::Zip::from(out.rows_mut())
+            .and(a.rows())
+            .for_each(|mut o, arow| {
+                for (t, &x) in arow.iter().enumerate() {
+                    if x == 0.0 {
+                        continue;
+                    }
+                    for k in self.start[t]..self.start[t + 1] {
+                        o[self.col[k]] += x * self.val[k];
+                    }
+                }
+            });
+        out
+    }
+}
+
+/// A matrix with at most one non-zero entry in this many is multiplied as
+/// sparse rows.
+const SPARSE_DENSITY: usize = 8;
+
 /// Backward linear bound propagation from value `k`, starting with
 /// coefficients `a` (`[batch, m, width_k]`), down to the input. Returns sound
 /// lower bounds of `a · v_k` per box and row, and the input coefficients.
@@ -624,11 +684,18 @@ fn crown_backward(
                         cst_s[idx] = c;
                     }
                 }
-                // A <- A W as one GEMM over the whole batch.
+                // A <- A W as one product over the whole batch: a GEMM, or
+                // for a sparse W (a convolution, a pool, an element-wise
+                // op, lowered to a dense matrix) one that skips W's zeros.
+                // Either sums at most n products per entry, in some order,
+                // which is all the slack above assumes.
                 let flat = a
                     .into_shape_with_order((batch * m, n))
                     .expect("A is in standard layout");
-                let next = flat.dot(w).as_standard_layout().into_owned();
+                let next = match SparseRows::of(w) {
+                    Some(sparse) => sparse.left_product(flat.view()),
+                    None => flat.dot(w).as_standard_layout().into_owned(),
+                };
                 a = next
                     .into_shape_with_order((batch, m, w.ncols()))
                     .expect("GEMM output is in standard layout");
@@ -1156,6 +1223,70 @@ mod tests {
             one.iter().map(|b| b.0).collect::<Vec<_>>(),
             late.iter().map(|b| b.0).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn sparse_layers_are_multiplied_sparsely_and_bounded_soundly() {
+        // 2 -> 32 (dense) -> ReLU -> 32 -> 32 with 2 non-zeros per row
+        // (sparse) -> ReLU -> 32 -> 1 (dense).
+        let mut seed = 0x5a5a_u64;
+        let mut next = move || {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+        };
+        let dense = |rows: usize, cols: usize, next: &mut dyn FnMut() -> f64| {
+            Array2::from_shape_fn((rows, cols), |_| (next() * 64.0).round() / 64.0)
+        };
+        let w1 = dense(32, 2, &mut next);
+        let w2 = Array2::from_shape_fn((32, 32), |(r, c)| {
+            if c == r || c == (r * 7 + 3) % 32 {
+                1.0 - (r as f64) / 64.0
+            } else {
+                0.0
+            }
+        });
+        let w3 = dense(1, 32, &mut next);
+        let sparse = SparseRows::of(&w2).expect("2 of 32 entries per row");
+        assert!(SparseRows::of(&w1).is_none() && SparseRows::of(&w3).is_none());
+        let a = dense(5, 32, &mut next);
+        let (got, want) = (sparse.left_product(a.view()), a.dot(&w2));
+        assert!(got.iter().zip(&want).all(|(g, w)| (g - w).abs() < 1e-12));
+        let net = Network {
+            input_dim: 2,
+            layers: vec![
+                Layer::Linear {
+                    w: w1,
+                    b: ndarray::Array1::from_shape_fn(32, |i| i as f64 / 128.0 - 0.1),
+                },
+                Layer::Relu,
+                Layer::Linear {
+                    w: w2,
+                    b: ndarray::Array1::zeros(32),
+                },
+                Layer::Relu,
+                Layer::Linear {
+                    w: w3,
+                    b: arr1(&[0.0]),
+                },
+            ],
+        };
+        let (lo, hi) = ([-1.0, -0.5], [0.5, 1.0]);
+        let obj = Objectives {
+            rows: arr2(&[[1.0], [-1.0]]),
+        };
+        let bb = bound_batch(
+            &net,
+            arr2(&[lo]).view(),
+            arr2(&[hi]).view(),
+            &obj,
+            Method::Crown,
+        );
+        for x in grid(&lo, &hi, 40) {
+            let y = net.eval(&x)[0];
+            assert!(bb.objective_lower[[0, 0]] <= y && y <= -bb.objective_lower[[0, 1]]);
+        }
     }
 
     #[test]

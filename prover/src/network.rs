@@ -674,7 +674,9 @@ mod tests {
                 mean,
                 beta,
             }] => {
-                assert!(k_lo.iter().all(|&k| k < 1.0 / 3.0 + 1e-16 && k * 3.0 <= 1.0));
+                assert!(k_lo
+                    .iter()
+                    .all(|&k| k < 1.0 / 3.0 + 1e-16 && k * 3.0 <= 1.0));
                 assert!(k_hi.iter().all(|&k| k * 3.0 >= 1.0 && k_lo[0] < k));
                 assert!(mean.iter().chain(beta).all(|&v| v == 0.0));
             }
