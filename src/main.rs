@@ -186,7 +186,8 @@ axiom verify net.onnx prop.vnnlib --timeout 116 --result out.txt --force"
         #[arg(long)]
         force: bool,
         /// How the search splits: `input` splits the input box (best for
-        /// few inputs), `relu` splits unstable ReLUs, `auto` chooses.
+        /// few inputs), `relu` splits unstable ReLUs, `auto` splits inputs
+        /// when the property lets at most 10 inputs vary, ReLUs otherwise.
         #[arg(long, value_enum, default_value_t = SplitArg::Auto, value_name = "HOW")]
         split: SplitArg,
         /// Seed of the random sampling and attacks (the same seed and
@@ -596,7 +597,8 @@ Exit codes: 0 every check passed; 1 a check failed (the first is named); 2 bad u
 /// The `--split` choices of `axiom verify`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum SplitArg {
-    /// Input splitting for low-dimensional inputs, ReLU splitting otherwise.
+    /// Input splitting when at most 10 inputs vary, ReLU splitting
+    /// otherwise.
     Auto,
     /// Split the input box.
     Input,

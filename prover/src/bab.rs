@@ -43,8 +43,9 @@ use crate::verdict::{
 
 /// Boxes bounded per rayon task.
 const CHUNK: usize = 32;
-/// `SplitStrategy::Auto` splits inputs up to this many input dimensions, and
-/// ReLUs above.
+/// `SplitStrategy::Auto` splits inputs up to this many free input
+/// dimensions (those whose interval is not a single point: a robustness
+/// property that perturbs 2 of 400 inputs has 2), and ReLUs above.
 pub const AUTO_INPUT_SPLIT_MAX_DIM: usize = 10;
 /// A box is not split further once it is this deep.
 const MAX_DEPTH: u32 = 400;
@@ -153,7 +154,7 @@ pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verd
     let relu_split = match options.split {
         SplitStrategy::Input => false,
         SplitStrategy::Relu => true,
-        SplitStrategy::Auto => problem.net.input_dim > AUTO_INPUT_SPLIT_MAX_DIM,
+        SplitStrategy::Auto => free_dims(property) > AUTO_INPUT_SPLIT_MAX_DIM,
     };
     let search = Search {
         graph,
@@ -218,6 +219,24 @@ pub fn run(graph: &Graph, property: &Property, options: &VerifyOptions) -> (Verd
         },
         stats,
     )
+}
+
+/// The most inputs any case lets vary: exact bounds that differ (the f64
+/// boxes are rounded outward, so a fixed input is an ulp wide there).
+fn free_dims(property: &Property) -> usize {
+    property
+        .cases
+        .iter()
+        .map(|c| {
+            c.input
+                .lower
+                .iter()
+                .zip(&c.input.upper)
+                .filter(|(l, u)| u > l)
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 struct Search<'a> {
@@ -1194,4 +1213,38 @@ fn build_tree(net: &crate::Network, tree: &mut [TreeNode], root: usize) -> Proof
         }
     }
     built[root].take().expect("the root is built last")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_dimensions_are_the_inputs_a_case_lets_vary() {
+        // 12 inputs, two of them free (as collins_rul_cnn's robustness
+        // properties perturb 2 of 400); 0.1 is not an f64, so its rounded
+        // box is an ulp wide, but its exact interval is a point.
+        let mut text = String::new();
+        for i in 0..12 {
+            let (lo, hi) = match i {
+                3 => ("0", "1"),
+                7 => ("-0.5", "0.25"),
+                _ => ("0.1", "0.1"),
+            };
+            text += &format!(
+                "(declare-const X_{i} Real)\n(assert (>= X_{i} {lo}))\n(assert (<= X_{i} {hi}))\n"
+            );
+        }
+        text += "(declare-const Y_0 Real)\n(assert (>= Y_0 1))\n";
+        let p = axiom_core::vnnlib::parse(&text).unwrap();
+        assert_eq!(free_dims(&p), 2);
+        assert!(free_dims(&p) <= AUTO_INPUT_SPLIT_MAX_DIM);
+        // Two cases: the larger count.
+        let mut text = String::from("(declare-const X_0 Real)\n(declare-const X_1 Real)\n");
+        text += "(declare-const Y_0 Real)\n(assert (>= Y_0 1))\n";
+        text += "(assert (or (and (>= X_0 0) (<= X_0 0) (>= X_1 0) (<= X_1 1)) \
+                 (and (>= X_0 0) (<= X_0 1) (>= X_1 0) (<= X_1 1))))\n";
+        let p = axiom_core::vnnlib::parse(&text).unwrap();
+        assert_eq!(free_dims(&p), 2);
+    }
 }

@@ -61,7 +61,9 @@ impl std::fmt::Display for UnknownReason {
 /// How the search splits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SplitStrategy {
-    /// Input splitting for low-dimensional inputs, ReLU splitting otherwise.
+    /// Input splitting when the property lets few inputs vary (at most
+    /// [`AUTO_INPUT_SPLIT_MAX_DIM`](crate::bab::AUTO_INPUT_SPLIT_MAX_DIM),
+    /// whatever the network's input size), ReLU splitting otherwise.
     #[default]
     Auto,
     Input,
