@@ -26,10 +26,14 @@ fn category(name: &str) -> Option<PathBuf> {
     }
 }
 
+/// One instance: model, property (relative to the category) and the
+/// expected result.
+type Row<'a> = (&'a str, &'a str, &'a str);
+
 /// Runs `axiom vnncomp --recheck` on `rows` (`onnx,vnnlib,expected`, paths
 /// relative to the category) with a `cap` in seconds; returns the exit code
 /// and each row's (result, agrees, detail).
-fn run(dir: &Path, rows: &[(&str, &str, &str)], cap: &str) -> (i32, Vec<[String; 3]>) {
+fn run(dir: &Path, rows: &[Row], cap: &str) -> (i32, Vec<[String; 3]>) {
     let tmp = tempfile::tempdir().unwrap();
     let csv = tmp.path().join("instances.csv");
     let mut text = String::from("onnx,vnnlib,timeout_s,expected\n");
@@ -65,7 +69,7 @@ fn run(dir: &Path, rows: &[(&str, &str, &str)], cap: &str) -> (i32, Vec<[String;
 
 #[test]
 fn decided_instances_agree_with_the_ground_truth() {
-    let cases: [(&str, &[(&str, &str, &str)]); 3] = [
+    let cases: [(&str, &[Row]); 3] = [
         (
             "rl_benchmarks",
             &[
@@ -113,7 +117,7 @@ fn decided_instances_agree_with_the_ground_truth() {
 
 #[test]
 fn undecided_categories_run_end_to_end_without_a_wrong_answer() {
-    let cases: [(&str, (&str, &str, &str)); 2] = [
+    let cases: [(&str, Row); 2] = [
         (
             "collins_rul_cnn",
             (
