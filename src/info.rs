@@ -713,21 +713,14 @@ fn read(path: &Path) -> Result<Vec<u8>, CliError> {
 /// `dir/rel` for a path a bundle's manifest lists: relative, inside the
 /// bundle (no `..`, no absolute path), as `axiom cert verify` requires.
 fn bundle_file(dir: &Path, rel: &str) -> Result<PathBuf, CliError> {
-    let inside = !rel.is_empty()
-        && !rel.starts_with('/')
-        && rel
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\\'));
-    if inside {
-        Ok(dir.join(rel))
-    } else {
-        Err(CliError::Usage(format!(
+    axiom_certs::verify::safe_join(dir, rel).map_err(|_| {
+        CliError::Usage(format!(
             "{}: the manifest lists the path '{rel}', which is not inside the bundle\n  hint: \
              the bundle was altered; `axiom cert verify {}` names what is wrong with it",
             dir.join("manifest.json").display(),
             dir.display()
-        )))
-    }
+        ))
+    })
 }
 
 fn decode_certificate(path: &Path) -> Result<SignedCertificate, CliError> {

@@ -493,7 +493,7 @@ fn list_files(root: &Path, dir: &Path, out: &mut BTreeSet<String>) -> Result<(),
 }
 
 /// `root/rel` for a manifest path, refusing absolute paths and `..`.
-fn safe_join(root: &Path, rel: &str) -> Result<std::path::PathBuf, String> {
+pub fn safe_join(root: &Path, rel: &str) -> Result<std::path::PathBuf, String> {
     let ok = !rel.is_empty()
         && !rel.starts_with('/')
         && rel

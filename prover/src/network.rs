@@ -85,6 +85,21 @@ pub fn batchnorm_factor_enclosure(scale: f32, var: f32, eps: f32) -> Option<(f64
     if !approx.is_finite() {
         return None;
     }
+    let (lo, hi) = step_outward(approx, below, above)?;
+    Some(if g.is_negative() {
+        (-hi, -lo)
+    } else {
+        (lo, hi)
+    })
+}
+
+/// The f64s nearest `approx` (at most 64 ulps away) that `below` and
+/// `above` accept: the ends of an enclosure whose checks are exact.
+fn step_outward(
+    approx: f64,
+    below: impl Fn(f64) -> bool,
+    above: impl Fn(f64) -> bool,
+) -> Option<(f64, f64)> {
     let (mut lo, mut hi) = (approx, approx);
     for _ in 0..64 {
         if below(lo) {
@@ -98,14 +113,7 @@ pub fn batchnorm_factor_enclosure(scale: f32, var: f32, eps: f32) -> Option<(f64
         }
         hi = hi.next_up();
     }
-    if !(below(lo) && above(hi) && hi.is_finite()) {
-        return None;
-    }
-    Some(if g.is_negative() {
-        (-hi, -lo)
-    } else {
-        (lo, hi)
-    })
+    (below(lo) && above(hi) && hi.is_finite()).then_some((lo, hi))
 }
 
 /// An f64 enclosure `[lo, hi]` of `1 / c` (the float32 `c` taken as the
@@ -128,22 +136,7 @@ pub fn reciprocal_enclosure(c: f32) -> Option<(f64, f64)> {
     if !approx.is_finite() {
         return None;
     }
-    let (mut lo, mut hi) = (approx, approx);
-    for _ in 0..64 {
-        if below(lo) {
-            break;
-        }
-        lo = lo.next_down();
-    }
-    for _ in 0..64 {
-        if above(hi) {
-            break;
-        }
-        hi = hi.next_up();
-    }
-    if !(below(lo) && above(hi) && hi.is_finite()) {
-        return None;
-    }
+    let (lo, hi) = step_outward(approx, below, above)?;
     Some(if c < 0.0 { (-hi, -lo) } else { (lo, hi) })
 }
 
