@@ -388,6 +388,7 @@ type Verified = (
 
 /// Loads and verifies one instance.
 fn load_and_verify(instance: &Instance, cap: Option<Duration>, loaded: &mut Loaded) -> Verified {
+    let start = Instant::now();
     let graph = match loaded.model(&instance.model) {
         Ok(g) => g,
         Err(e) => return (Outcome::Error, Some(e), None),
@@ -403,7 +404,11 @@ fn load_and_verify(instance: &Instance, cap: Option<Duration>, loaded: &mut Load
         Ok(b) => b,
         Err(e) => return (Outcome::Error, Some(e), None),
     };
-    let timeout = cap.map_or(instance.timeout, |c| c.min(instance.timeout));
+    // The instance's time counts from before its files were loaded, as the
+    // competition counts it: loading is paid out of the timeout.
+    let timeout = cap
+        .map_or(instance.timeout, |c| c.min(instance.timeout))
+        .saturating_sub(start.elapsed());
     let options = VerifyOptions {
         timeout: Some(timeout),
         box_bounder,

@@ -184,7 +184,7 @@ pub fn bound_batch_with_phases(
                     && !deadline.passed()
                 {
                     let width = w.nrows();
-                    let (lo, hi) = crown_value_bounds(net, &values, i + 1, width);
+                    let (lo, hi) = crown_value_bounds(net, &values, i + 1, width, deadline);
                     tighten(&mut vb, &lo, &hi);
                 }
                 vb
@@ -208,7 +208,7 @@ pub fn bound_batch_with_phases(
         let a = Array3::from_shape_fn((batch, rows.nrows(), rows.ncols()), |(_, r, c)| {
             rows[[r, c]]
         });
-        let (lb, coeffs) = crown_backward(net, &values, net.layers.len(), a, None);
+        let (lb, coeffs) = crown_backward(net, &values, net.layers.len(), a, None, deadline);
         objective_lower.zip_mut_with(&lb, |a, &b| *a = a.max(b));
         coeffs
     } else {
@@ -383,6 +383,7 @@ fn crown_value_bounds(
     values: &[ValueBounds],
     k: usize,
     width: usize,
+    deadline: &Deadline,
 ) -> (Array2<f64>, Array2<f64>) {
     let batch = values[0].lower.nrows();
     let mut a = Array3::zeros((batch, 2 * width, width));
@@ -392,7 +393,7 @@ fn crown_value_bounds(
             a[[bi, width + j, j]] = -1.0;
         }
     }
-    let (lb, _) = crown_backward(net, values, k, a, None);
+    let (lb, _) = crown_backward(net, values, k, a, None, deadline);
     let lower = lb.slice(s![.., ..width]).to_owned();
     let upper = lb.slice(s![.., width..]).mapv(|v| -v);
     (lower, upper)
@@ -640,17 +641,26 @@ const SPARSE_DENSITY: usize = 8;
 /// Backward linear bound propagation from value `k`, starting with
 /// coefficients `a` (`[batch, m, width_k]`), down to the input. Returns sound
 /// lower bounds of `a · v_k` per box and row, and the input coefficients.
+/// Once `deadline` has passed (checked before each layer) it gives up: the
+/// bounds are `-∞` (true of anything) and the coefficients 0.
 fn crown_backward(
     net: &Network,
     values: &[ValueBounds],
     k: usize,
     mut a: Array3<f64>,
     alphas: Option<&Alphas>,
+    deadline: &Deadline,
 ) -> (Array2<f64>, Array3<f64>) {
     let (batch, m, _) = a.dim();
     let mut cst = Array2::<f64>::zeros((batch, m));
     let mut slack = Array2::<f64>::zeros((batch, m));
     for j in (0..k).rev() {
+        if deadline.passed() {
+            return (
+                Array2::from_elem((batch, m), f64::NEG_INFINITY),
+                Array3::zeros((batch, m, values[0].lower.ncols())),
+            );
+        }
         match &net.layers[j] {
             Layer::Linear { w, b } => {
                 let n = w.nrows();
@@ -851,7 +861,7 @@ pub fn optimize_alphas(
     let k = net.layers.len();
     for it in 0..=iterations {
         let a = Array3::from_shape_fn((1, m, objectives.ncols()), |(_, r, c)| objectives[[r, c]]);
-        let (lb, _) = crown_backward(net, &values, k, a, Some(&alphas));
+        let (lb, _) = crown_backward(net, &values, k, a, Some(&alphas), deadline);
         for r in 0..m {
             if lb[[0, r]] > best[r].0 {
                 best[r] = (
@@ -1216,13 +1226,22 @@ mod tests {
         for (a, b) in late.values.iter().zip(&ibp.values) {
             assert_eq!((&a.lower, &a.upper), (&b.lower, &b.upper));
         }
-        // Alpha: one pass (the adaptive slopes), no gradient steps.
-        let one = optimize_alphas(&net, &crown, 0, obj.rows.view(), 0, &Deadline::never());
+        // Alpha and the back-substitution itself give up: the trivial
+        // bound, true of anything.
         let late = optimize_alphas(&net, &crown, 0, obj.rows.view(), 20, &passed);
-        assert_eq!(
-            one.iter().map(|b| b.0).collect::<Vec<_>>(),
-            late.iter().map(|b| b.0).collect::<Vec<_>>()
+        assert!(late.iter().all(|b| b.0 == f64::NEG_INFINITY));
+        let (lb, coeffs) = crown_backward(
+            &net,
+            &crown.values,
+            net.layers.len(),
+            Array3::from_elem((1, 1, 1), 1.0),
+            None,
+            &passed,
         );
+        assert_eq!(lb[[0, 0]], f64::NEG_INFINITY);
+        assert!(coeffs.iter().all(|&c| c == 0.0));
+        let on_time = optimize_alphas(&net, &crown, 0, obj.rows.view(), 20, &Deadline::never());
+        assert!(on_time.iter().all(|b| b.0.is_finite()));
     }
 
     #[test]

@@ -6,8 +6,11 @@
 //! iterations) can take seconds on a large network, so the long inner loops
 //! check it too and stop early in a sound way: the attack returns what it
 //! found so far, the bounds fall back to interval bounds for the layers left
-//! (looser, still sound), the alpha optimisation keeps its best bound so
-//! far. The search then sees the deadline and answers `timeout`.
+//! (looser, still sound), a back-substitution under way gives up with the
+//! trivial bound `-∞` (checked before each layer), the alpha optimisation
+//! keeps its best bound so far. The search then sees the deadline and
+//! answers `timeout`. (`axiom vnncomp` also pays an instance's loading out
+//! of its timeout.)
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
