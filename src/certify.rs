@@ -195,7 +195,7 @@ pub fn certify(args: &CertifyArgs, trail: &mut Trail) -> Result<u8, CliError> {
             .files
             .iter()
             .map(|p| {
-                let bytes = axiom_core::read_file(p)
+                let bytes = axiom_core::read_raw_file(p)
                     .map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))?;
                 trail.file_bytes(p, &bytes);
                 Ok(FileDigest {
@@ -569,11 +569,14 @@ pub fn write_verify_certificate(
     solve: Duration,
     check: Duration,
 ) -> Result<String, CliError> {
-    let read = |p: &Path| {
-        axiom_core::read_file(p).map_err(|e| CliError::Usage(format!("{}: {e}", p.display())))
-    };
-    let model_bytes = read(model_path)?;
-    let text = String::from_utf8_lossy(&read(property_path)?).into_owned();
+    let cannot = |p: &Path, e: std::io::Error| CliError::Usage(format!("{}: {e}", p.display()));
+    // The model's digest is of the file as it is on disk (`cert verify
+    // --model` compares it so); the property's text is the decompressed one.
+    let model_bytes = axiom_core::read_raw_file(model_path).map_err(|e| cannot(model_path, e))?;
+    let text = String::from_utf8_lossy(
+        &axiom_core::read_file(property_path).map_err(|e| cannot(property_path, e))?,
+    )
+    .into_owned();
     let file_name = |p: &Path| {
         p.file_name().map_or_else(
             || p.display().to_string(),

@@ -69,7 +69,7 @@ impl Trail {
     /// A file the command read, with its content's digest. An unreadable
     /// file is not noted (the command itself reports it).
     pub fn file(&mut self, path: &Path) {
-        if let Ok(bytes) = axiom_core::read_file(path) {
+        if let Ok(bytes) = axiom_core::read_raw_file(path) {
             self.file_bytes(path, &bytes);
         }
     }
@@ -89,7 +89,7 @@ impl Trail {
     /// A `.axiom` specification the command read: its digest is the
     /// record's `inputs.spec` when it is the only one.
     pub fn spec(&mut self, path: &Path) {
-        if let Ok(bytes) = axiom_core::read_file(path) {
+        if let Ok(bytes) = axiom_core::read_raw_file(path) {
             self.file_bytes(path, &bytes);
             self.specs += 1;
             self.spec = Some(axiom_audit::sha256_hex(&bytes));

@@ -325,7 +325,7 @@ impl Bundle {
     /// Opens a bundle: reads its manifest and the manifest's signature.
     pub fn open(dir: &Path) -> Result<Bundle, BundleError> {
         let read = |name: &str| {
-            std::fs::read(dir.join(name)).map_err(|e| {
+            axiom_core::read_raw_file(&dir.join(name)).map_err(|e| {
                 BundleError(format!(
                     "{}: {e} (is {} a bundle written by `axiom certify`?)",
                     dir.join(name).display(),

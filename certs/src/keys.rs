@@ -247,7 +247,7 @@ fn write_file(path: &Path, bytes: &[u8], secret: bool) -> Result<(), KeyError> {
 }
 
 fn read_text(path: &Path) -> Result<String, KeyError> {
-    let bytes = std::fs::read(path).map_err(|e| KeyError::Io {
+    let bytes = axiom_core::read_raw_file(path).map_err(|e| KeyError::Io {
         path: path.display().to_string(),
         message: e.to_string(),
     })?;

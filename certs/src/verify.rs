@@ -138,7 +138,7 @@ pub fn check(bundle: &Bundle, key: &PublicKey, recheck: Recheck) -> Result<Bundl
             check: "files".into(),
             reason: e,
         })?;
-        let bytes = std::fs::read(&p).map_err(|e| Failure {
+        let bytes = axiom_core::read_raw_file(&p).map_err(|e| Failure {
             check: "files".into(),
             reason: format!("{}: {e}", f.path),
         })?;
@@ -310,7 +310,7 @@ pub fn check_certificate_file(
     model_path: &Path,
     recheck: Recheck,
 ) -> Result<CertReport, Failure> {
-    let bytes = std::fs::read(model_path).map_err(|e| Failure {
+    let bytes = axiom_core::read_raw_file(model_path).map_err(|e| Failure {
         check: "model".into(),
         reason: format!("{}: {e}", model_path.display()),
     })?;

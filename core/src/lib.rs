@@ -54,7 +54,7 @@ pub const MAX_FILE_BYTES: u64 = 8 << 30;
 /// assert!(e.to_string().contains("not a regular file"), "{e}");
 /// ```
 pub fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    let bytes = read_plain_file(path)?;
+    let bytes = read_raw_file(path)?;
     if is_gzip_name(path) {
         gunzip(&bytes)
     } else {
@@ -115,7 +115,10 @@ pub fn format_extension(path: &Path) -> Option<String> {
     Some(path.extension()?.to_str()?.to_ascii_lowercase())
 }
 
-fn read_plain_file(path: &Path) -> std::io::Result<Vec<u8>> {
+/// The bytes of a file as they are on disk (a `.gz` file is not
+/// decompressed), with [`read_file`]'s guards: a regular file of at most
+/// [`MAX_FILE_BYTES`]. For digests that must match `sha256sum FILE`.
+pub fn read_raw_file(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::{Error, ErrorKind, Read};
     let file = std::fs::File::open(path)?;
     let meta = file.metadata()?;

@@ -569,3 +569,62 @@ fn an_empty_input_box_is_vacuously_unsat_and_said_aloud() {
     let o = axiom(&["verify", &model, &example("properties/xor_low.vnnlib")]);
     assert!(!stderr(&o).contains("warning"), "{}", stderr(&o));
 }
+
+#[test]
+fn gzipped_files_are_certified_and_audited_by_their_bytes_on_disk() {
+    let dir = tempdir();
+    let d = dir.path();
+    let gzip = |from: &str, to: &Path| {
+        let out = std::process::Command::new("gzip")
+            .args(["-c", from])
+            .output()
+            .expect("gzip runs");
+        std::fs::write(to, out.stdout).unwrap();
+    };
+    let (model, prop) = (d.join("xor.onnx.gz"), d.join("xor_low.vnnlib.gz"));
+    gzip(&example("models/xor.onnx"), &model);
+    gzip(&example("properties/xor_low.vnnlib"), &prop);
+    let log = d.join("audit.log");
+    let key = d.join("k.key");
+    let run = |args: &[&str]| {
+        crate::common::axiom_command()
+            .env("AXIOM_AUDIT_LOG", &log)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["keygen", "--out", p(&key)]).status.success());
+    let cert = d.join("low.cert");
+    let o = run(&[
+        "verify",
+        p(&model),
+        p(&prop),
+        "--cert",
+        p(&cert),
+        "--key",
+        p(&key),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The certificate names the .gz file by the digest `sha256sum` gives.
+    let o = run(&[
+        "cert",
+        "verify",
+        p(&cert),
+        "--model",
+        p(&model),
+        "--pubkey",
+        &format!("{}.pub", p(&key)),
+        "--recheck",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // So does the audit record of the verify.
+    let (records, _) = axiom_audit::read_records(&log).unwrap();
+    let on_disk = axiom_audit::sha256_hex(&std::fs::read(&model).unwrap());
+    let files = &records[1].inputs.files;
+    assert!(
+        files
+            .iter()
+            .any(|f| f.path.ends_with("xor.onnx.gz") && f.sha256 == on_disk),
+        "{files:?}"
+    );
+}
