@@ -153,6 +153,7 @@ pub fn bound_batch_with_phases(
     method: Method,
     deadline: &Deadline,
 ) -> BatchBounds {
+    let sparse = sparse_layers(net);
     let mut values = vec![ValueBounds {
         lower: lower.to_owned(),
         upper: upper.to_owned(),
@@ -184,7 +185,8 @@ pub fn bound_batch_with_phases(
                     && !deadline.passed()
                 {
                     let width = w.nrows();
-                    let (lo, hi) = crown_value_bounds(net, &values, i + 1, width, deadline);
+                    let (lo, hi) =
+                        crown_value_bounds(net, &sparse, &values, i + 1, width, deadline);
                     tighten(&mut vb, &lo, &hi);
                 }
                 vb
@@ -208,7 +210,8 @@ pub fn bound_batch_with_phases(
         let a = Array3::from_shape_fn((batch, rows.nrows(), rows.ncols()), |(_, r, c)| {
             rows[[r, c]]
         });
-        let (lb, coeffs) = crown_backward(net, &values, net.layers.len(), a, None, deadline);
+        let (lb, coeffs) =
+            crown_backward(net, &sparse, &values, net.layers.len(), a, None, deadline);
         objective_lower.zip_mut_with(&lb, |a, &b| *a = a.max(b));
         coeffs
     } else {
@@ -380,6 +383,7 @@ fn s_upper(v: f64, ceil: f64) -> f64 {
 /// the input: lower bounds of `+e_j · v_k` and of `-e_j · v_k` for every j.
 fn crown_value_bounds(
     net: &Network,
+    sparse: &[Option<SparseRows>],
     values: &[ValueBounds],
     k: usize,
     width: usize,
@@ -393,7 +397,7 @@ fn crown_value_bounds(
             a[[bi, width + j, j]] = -1.0;
         }
     }
-    let (lb, _) = crown_backward(net, values, k, a, None, deadline);
+    let (lb, _) = crown_backward(net, sparse, values, k, a, None, deadline);
     let lower = lb.slice(s![.., ..width]).to_owned();
     let upper = lb.slice(s![.., width..]).mapv(|v| -v);
     (lower, upper)
@@ -634,6 +638,18 @@ impl SparseRows {
     }
 }
 
+/// Per layer, the sparse rows of a sparse linear layer (`None` otherwise):
+/// computed once per call of the bound functions, not per back-substitution.
+fn sparse_layers(net: &Network) -> Vec<Option<SparseRows>> {
+    net.layers
+        .iter()
+        .map(|l| match l {
+            Layer::Linear { w, .. } => SparseRows::of(w),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A matrix with at most one non-zero entry in this many is multiplied as
 /// sparse rows.
 const SPARSE_DENSITY: usize = 8;
@@ -645,6 +661,7 @@ const SPARSE_DENSITY: usize = 8;
 /// bounds are `-∞` (true of anything) and the coefficients 0.
 fn crown_backward(
     net: &Network,
+    sparse: &[Option<SparseRows>],
     values: &[ValueBounds],
     k: usize,
     mut a: Array3<f64>,
@@ -702,8 +719,8 @@ fn crown_backward(
                 let flat = a
                     .into_shape_with_order((batch * m, n))
                     .expect("A is in standard layout");
-                let next = match SparseRows::of(w) {
-                    Some(sparse) => sparse.left_product(flat.view()),
+                let next = match &sparse[j] {
+                    Some(rows) => rows.left_product(flat.view()),
                     None => flat.dot(w).as_standard_layout().into_owned(),
                 };
                 a = next
@@ -838,6 +855,7 @@ pub fn optimize_alphas(
         })
         .collect();
     let m = objectives.nrows();
+    let sparse = sparse_layers(net);
     // Start from the adaptive slopes.
     let mut alphas: Alphas = net
         .layers
@@ -861,7 +879,7 @@ pub fn optimize_alphas(
     let k = net.layers.len();
     for it in 0..=iterations {
         let a = Array3::from_shape_fn((1, m, objectives.ncols()), |(_, r, c)| objectives[[r, c]]);
-        let (lb, _) = crown_backward(net, &values, k, a, Some(&alphas), deadline);
+        let (lb, _) = crown_backward(net, &sparse, &values, k, a, Some(&alphas), deadline);
         for r in 0..m {
             if lb[[0, r]] > best[r].0 {
                 best[r] = (
@@ -1232,6 +1250,7 @@ mod tests {
         assert!(late.iter().all(|b| b.0 == f64::NEG_INFINITY));
         let (lb, coeffs) = crown_backward(
             &net,
+            &sparse_layers(&net),
             &crown.values,
             net.layers.len(),
             Array3::from_elem((1, 1, 1), 1.0),
