@@ -141,14 +141,9 @@ fn a_reshape_target_that_wraps_around_is_refused() {
 }
 
 fn bundled_models() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/models");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
-        .collect();
-    files.sort();
-    files
+    crate::onnx_import::onnx_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/models"),
+    )
 }
 
 /// Every prefix of `bytes` is refused as truncated (the empty one as

@@ -13,8 +13,9 @@ fn benchmarks() -> Option<PathBuf> {
     ))
 }
 
-fn acas_files(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("acasxu"))
+/// The `.onnx` files of a folder, sorted.
+pub(crate) fn onnx_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "onnx"))
@@ -26,7 +27,7 @@ fn acas_files(dir: &std::path::Path) -> Vec<PathBuf> {
 #[test]
 fn all_acas_xu_networks_import() {
     let Some(dir) = benchmarks() else { return };
-    let files = acas_files(&dir);
+    let files = onnx_files(&dir.join("acasxu"));
     assert_eq!(files.len(), 45);
     for f in files {
         let g = onnx::load(&f).unwrap_or_else(|e| panic!("{e}"));
