@@ -187,6 +187,10 @@ fn print_model_info(path: &Path, graph: &Graph) -> Result<(), CliError> {
     println!("file    {} ({format})", path.display());
     println!("digest  sha256:{}", graph.digest());
     println!("params  {}", graph.param_count());
+    match engine_refusal(graph) {
+        None => println!("engine  verifiable (every node has a bound relaxation)"),
+        Some(why) => println!("engine  not verifiable: {why}"),
+    }
     print!("{graph}");
     let meta: Vec<_> = graph
         .metadata
@@ -215,8 +219,19 @@ struct ModelInfo {
     inputs: Vec<Value>,
     outputs: Vec<Value>,
     layers: Vec<Layer>,
+    /// Why the verification engine cannot take the model (the node it
+    /// refuses, and why); `null` when it can.
+    engine_refusal: Option<String>,
     /// The model's metadata, without `source.format` (that is `format`).
     metadata: BTreeMap<String, String>,
+}
+
+/// Why the verification engine cannot take `graph`, naming the node, or
+/// `None` when it can (the engine's own lowering decides).
+fn engine_refusal(graph: &Graph) -> Option<String> {
+    axiom_prover::Network::from_graph(graph)
+        .err()
+        .map(|e| e.to_string())
 }
 
 /// A named input or output value of a network.
@@ -232,6 +247,10 @@ struct Layer {
     index: usize,
     op: &'static str,
     name: String,
+    /// The names of the values the node reads (several for a Sum or a
+    /// Concat).
+    reads: Vec<String>,
+    /// The shape of the (first) value it reads.
     input_shape: Vec<usize>,
     output_shape: Vec<usize>,
     params: usize,
@@ -257,6 +276,11 @@ fn network(graph: &Graph) -> Result<Network, CliError> {
             index: i,
             op: node.op.kind(),
             name: node.name.clone(),
+            reads: node
+                .inputs
+                .iter()
+                .map(|&v| graph.value_name(v).to_string())
+                .collect(),
             input_shape: shapes[node.inputs[0]].clone(),
             output_shape: shapes[i + 1].clone(),
             params: node.op.param_count(),
@@ -298,6 +322,7 @@ fn model_info(path: &Path, graph: &Graph) -> Result<ModelInfo, CliError> {
         inputs,
         outputs,
         layers,
+        engine_refusal: engine_refusal(graph),
         metadata,
     })
 }

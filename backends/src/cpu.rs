@@ -6,7 +6,12 @@
 //! both `f32` and `f64`, and works out when each value is read for the last
 //! time. Running a batch then walks the nodes in order on a batch tensor of
 //! shape `[B, ...per-sample shape]`, freeing each value after its last reader
-//! and updating values in place where the reader is the last one.
+//! and updating values in place where the reader is the last one. A value
+//! with several readers (a residual connection) is viewed by all but the last,
+//! which alone may take it; `Sum` adds its inputs left to right (`(a + b) +
+//! c`) in the buffer of the first or second when it may take it, `Concat`
+//! copies its inputs into a new buffer along the sample axis (axis `axis + 1`
+//! of the batch tensor).
 //!
 //! Batches of more than [`PARALLEL_THRESHOLD`] samples are cut into chunks that
 //! rayon runs in parallel, each writing its own rows of the output; smaller
@@ -36,7 +41,7 @@ use axiom_core::{Graph, Op, ValueId};
 use ndarray::linalg::general_mat_mul;
 use ndarray::{
     s, Array, Array1, Array2, Array3, ArrayBase, ArrayD, ArrayView2, Axis, CowArray, Data,
-    Dimension, IxDyn, LinalgScalar, Zip,
+    Dimension, IxDyn, LinalgScalar, Slice, Zip,
 };
 use rayon::prelude::*;
 
@@ -251,15 +256,28 @@ struct Plan<T> {
 
 /// One live node.
 struct Step<T> {
-    input: ValueId,
+    /// The values the node reads, in order (one for every op but `Sum` and
+    /// `Concat`).
+    inputs: Vec<Read>,
     output: ValueId,
-    /// This step is the input's last reader (and the input is not the graph
-    /// output): the step takes the value, freeing or reusing its memory.
-    consumes_input: bool,
-    /// Per-sample input and output shapes.
+    /// Values this step reads for the last time without taking them (a value
+    /// the node lists more than once): dropped after the step.
+    release: Vec<ValueId>,
+    /// Per-sample shapes of the first input and of the output.
     in_shape: Vec<usize>,
     out_shape: Vec<usize>,
     kernel: Kernel<T>,
+}
+
+/// One value a step reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Read {
+    value: ValueId,
+    /// This step is the value's last reader, the value is not the graph
+    /// output and the node lists it once: the step takes the value, freeing
+    /// or reusing its memory. (A value with several readers is taken only by
+    /// the last; the earlier ones read a view.)
+    take: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -303,6 +321,12 @@ enum Kernel<T> {
         count_include_pad: bool,
     },
     Softmax {
+        axis: usize,
+    },
+    /// `a + b + ...` of two or more values, added left to right.
+    Sum,
+    /// Concatenation of two or more values along `axis` of the sample.
+    Concat {
         axis: usize,
     },
 }
@@ -424,23 +448,38 @@ impl<T: Real> Plan<T> {
             if !live[i] {
                 continue;
             }
-            // Validation established that every node reads exactly one earlier value.
-            let input = match node.inputs.as_slice() {
-                [src] if *src <= i => *src,
-                _ => {
-                    return Err(internal(format!(
-                        "node '{}' does not read one value",
-                        node.name
-                    )))
+            // Validation established that every node reads as many earlier
+            // values as its op takes.
+            let (min, max) = node.op.arity();
+            if node.inputs.len() < min
+                || node.inputs.len() > max
+                || node.inputs.iter().any(|&src| src > i)
+            {
+                return Err(internal(format!(
+                    "node '{}' does not read {} earlier value(s)",
+                    node.name, min
+                )));
+            }
+            let mut inputs = Vec::with_capacity(node.inputs.len());
+            let mut release = Vec::new();
+            for &value in &node.inputs {
+                let last = last_reader[value] == Some(i) && value != graph.output;
+                let once = node.inputs.iter().filter(|&&v| v == value).count() == 1;
+                if last && !once && !release.contains(&value) {
+                    release.push(value);
                 }
-            };
-            let in_shape = shapes[input].clone();
+                inputs.push(Read {
+                    value,
+                    take: last && once,
+                });
+            }
+            let in_shape = shapes[node.inputs[0]].clone();
             let out_shape = shapes[i + 1].clone();
             let kernel = Kernel::new(&node.op, &in_shape, &out_shape)?;
             steps.push(Step {
-                input,
+                inputs,
                 output: i + 1,
-                consumes_input: last_reader[input] == Some(i) && input != graph.output,
+                release,
                 in_shape,
                 out_shape,
                 kernel,
@@ -477,15 +516,51 @@ impl<T: Real> Plan<T> {
         let mut values: Vec<Option<CowArray<'_, T, IxDyn>>> =
             (0..self.num_values).map(|_| None).collect();
         values[0] = Some(x);
+        let missing = |v: ValueId| internal(format!("value {v} is not computed"));
         for step in &self.steps {
-            let missing = || internal(format!("value {} is not computed", step.input));
-            let y = if step.consumes_input {
-                let x = values[step.input].take().ok_or_else(missing)?;
-                step.exec(x, batch)?
+            let y = if let [input] = step.inputs.as_slice() {
+                if input.take {
+                    let x = values[input.value]
+                        .take()
+                        .ok_or_else(|| missing(input.value))?;
+                    step.exec(x, batch)?
+                } else {
+                    let x = values[input.value]
+                        .as_ref()
+                        .ok_or_else(|| missing(input.value))?;
+                    CowArray::from(step.exec(CowArray::from(x.view()), batch)?.into_owned())
+                }
             } else {
-                let x = values[step.input].as_ref().ok_or_else(missing)?;
-                CowArray::from(step.exec(CowArray::from(x.view()), batch)?.into_owned())
+                // Take the values this step reads last, then view the others.
+                let mut taken = Vec::with_capacity(step.inputs.len());
+                for input in &step.inputs {
+                    taken.push(if input.take {
+                        Some(
+                            values[input.value]
+                                .take()
+                                .ok_or_else(|| missing(input.value))?,
+                        )
+                    } else {
+                        None
+                    });
+                }
+                let mut parts = Vec::with_capacity(step.inputs.len());
+                for (input, taken) in step.inputs.iter().zip(taken) {
+                    parts.push(match taken {
+                        Some(x) => x,
+                        None => CowArray::from(
+                            values[input.value]
+                                .as_ref()
+                                .ok_or_else(|| missing(input.value))?
+                                .view(),
+                        ),
+                    });
+                }
+                CowArray::from(step.exec_many(parts, batch)?)
             };
+            for &v in &step.release {
+                values[v] = None;
+            }
             values[step.output] = Some(y);
         }
         let y = values[self.output]
@@ -589,6 +664,8 @@ impl<T: Real> Kernel<T> {
                 count_include_pad: *count_include_pad,
             },
             Op::Softmax { axis } => Kernel::Softmax { axis: *axis },
+            Op::Sum => Kernel::Sum,
+            Op::Concat { axis } => Kernel::Concat { axis: *axis },
         })
     }
 }
@@ -642,7 +719,8 @@ impl<T: Real> Step<T> {
             Kernel::Relu => map_unary(x, |v| if v < T::zero() { T::zero() } else { v }),
             Kernel::Sigmoid => map_unary(x, sigmoid),
             Kernel::Tanh => map_unary(x, T::tanh),
-            Kernel::Identity => x,
+            // The concatenation of one value is that value.
+            Kernel::Identity | Kernel::Concat { .. } => x,
             Kernel::Reshape => reshape(x, &out_shape)?,
             Kernel::Conv2d(conv) => CowArray::from(conv.run(x, batch)?),
             Kernel::BatchNorm { factor, mean, bias } => {
@@ -732,8 +810,87 @@ impl<T: Real> Step<T> {
                 }
                 CowArray::from(a)
             }
+            Kernel::Sum => return Err(internal("a Sum of one value")),
         })
     }
+
+    /// Runs a step of several inputs (`Sum`, `Concat`); `parts` are the batch
+    /// tensors of its inputs, in order.
+    fn exec_many(
+        &self,
+        parts: Vec<CowArray<'_, T, IxDyn>>,
+        batch: usize,
+    ) -> Result<ArrayD<T>, BackendError> {
+        let out_shape = batched(batch, &self.out_shape);
+        match &self.kernel {
+            Kernel::Sum => sum(parts, &out_shape),
+            Kernel::Concat { axis } => concat(&parts, axis + 1, &out_shape),
+            _ => Err(internal("a step of one input run on several")),
+        }
+    }
+}
+
+/// `a + b + c + ...` element by element, added in that order (`(a + b) + c`),
+/// in `a`'s buffer when it is owned, else in `b`'s (`a + b` and `b + a` are
+/// the same float), else in a new one. Every part has shape `out_shape`.
+fn sum<T: Real>(
+    parts: Vec<CowArray<'_, T, IxDyn>>,
+    out_shape: &[usize],
+) -> Result<ArrayD<T>, BackendError> {
+    if parts.len() < 2 || parts.iter().any(|p| p.shape() != out_shape) {
+        return Err(internal("Sum of fewer than two values or of other shapes"));
+    }
+    let mut parts = parts.into_iter();
+    let (Some(a), Some(b)) = (parts.next(), parts.next()) else {
+        return Err(internal("Sum of fewer than two values"));
+    };
+    let mut acc = if !a.is_view() {
+        let mut acc = a.into_owned();
+        acc.zip_mut_with(&b, |s, &y| *s = *s + y);
+        acc
+    } else if !b.is_view() {
+        let mut acc = b.into_owned();
+        acc.zip_mut_with(&a, |s, &x| *s = x + *s);
+        acc
+    } else {
+        Zip::from(&a).and(&b).map_collect(|&x, &y| x + y)
+    };
+    for c in parts {
+        acc.zip_mut_with(&c, |s, &z| *s = *s + z);
+    }
+    Ok(acc)
+}
+
+/// `parts` concatenated along `axis` (of the batch tensors) into a new
+/// standard-layout tensor of shape `out_shape`.
+fn concat<T: Real>(
+    parts: &[CowArray<'_, T, IxDyn>],
+    axis: usize,
+    out_shape: &[usize],
+) -> Result<ArrayD<T>, BackendError> {
+    let fits = |p: &CowArray<'_, T, IxDyn>| {
+        p.ndim() == out_shape.len()
+            && p.shape()
+                .iter()
+                .zip(out_shape)
+                .enumerate()
+                .all(|(a, (x, y))| a == axis || x == y)
+    };
+    if axis >= out_shape.len()
+        || !parts.iter().all(fits)
+        || parts.iter().map(|p| p.shape()[axis]).sum::<usize>() != out_shape[axis]
+    {
+        return Err(internal("Concat of values that do not fit the output"));
+    }
+    let mut out = ArrayD::zeros(IxDyn(out_shape));
+    let mut at = 0;
+    for p in parts {
+        let len = p.shape()[axis];
+        out.slice_axis_mut(Axis(axis), Slice::from(at..at + len))
+            .assign(p);
+        at += len;
+    }
+    Ok(out)
 }
 
 /// `f(x, c)` elementwise with numpy broadcasting: `x` is `[B, ...]` with the
@@ -1327,7 +1484,7 @@ mod tests {
         let t = b.push("tanh", Op::Tanh, r);
         let g = b.finish(t).unwrap();
         let plan = Plan::<f64>::new(&g, &g.infer_shapes().unwrap()).unwrap();
-        assert!(plan.steps.iter().all(|s| s.consumes_input));
+        assert!(plan.steps.iter().all(|s| s.inputs[0].take));
         // When the graph output is read by a (dead) node, it is not consumed.
         let mut b = GraphBuilder::new("t", "x", vec![2]);
         let r = b.push("relu", Op::Relu, 0);
@@ -1335,7 +1492,68 @@ mod tests {
         let g = b.finish(r).unwrap();
         let plan = Plan::<f64>::new(&g, &g.infer_shapes().unwrap()).unwrap();
         assert_eq!(plan.steps.len(), 1);
-        assert!(plan.steps[0].consumes_input);
+        assert!(plan.steps[0].inputs[0].take);
+    }
+
+    #[test]
+    fn only_the_last_reader_takes_a_value() {
+        // v = relu(x) is read by a Tanh, a Sigmoid and a Sum listing it
+        // twice; t = tanh(v) by the Sum once.
+        let mut b = GraphBuilder::new("t", "x", vec![2]);
+        let v = b.push("relu", Op::Relu, 0);
+        let t = b.push("tanh", Op::Tanh, v);
+        let s = b.push("sig", Op::Sigmoid, v);
+        let y = b.push_inputs("sum", Op::Sum, vec![v, t, s, v], "y");
+        let g = b.finish(y).unwrap();
+        let plan = Plan::<f64>::new(&g, &g.infer_shapes().unwrap()).unwrap();
+        let reads: Vec<Vec<(ValueId, bool)>> = plan
+            .steps
+            .iter()
+            .map(|s| s.inputs.iter().map(|r| (r.value, r.take)).collect())
+            .collect();
+        assert_eq!(
+            reads,
+            vec![
+                vec![(0, true)],
+                vec![(v, false)],
+                vec![(v, false)],
+                vec![(v, false), (t, true), (s, true), (v, false)],
+            ]
+        );
+        // v is listed twice by its last reader: not taken, freed after it.
+        assert_eq!(plan.steps[3].release, vec![v]);
+        assert!(plan.steps[..3].iter().all(|s| s.release.is_empty()));
+        let x = arr2(&[[-1.0, 0.5], [2.0, -3.0]]);
+        let want = x.mapv(|a: f64| {
+            let r = a.max(0.0);
+            r + r.tanh() + 1.0 / (1.0 + (-r).exp()) + r
+        });
+        check(&g, &x, &want);
+    }
+
+    #[test]
+    fn concat_along_a_middle_axis() {
+        // [2, 1, 2] and [2, 2, 2] along axis 1: per sample, row i of the
+        // first then the two rows i of the second.
+        let mut b = GraphBuilder::new("t", "x", vec![2, 1, 2]);
+        let m = b.push(
+            "grow",
+            Op::Mul {
+                c: ArrayD::from_shape_vec(vec![2, 1], vec![10.0, 100.0]).unwrap(),
+            },
+            0,
+        );
+        let y = b.push_inputs("cat", Op::Concat { axis: 1 }, vec![0, m], "y");
+        let g = b.finish(y).unwrap();
+        assert_eq!(g.output_shape().unwrap(), vec![2, 3, 2]);
+        let x = arr2(&[[1.0, 2.0, 3.0, 4.0]]);
+        check(
+            &g,
+            &x,
+            &arr2(&[[
+                1.0, 2.0, 10.0, 20.0, 100.0, 200.0, 3.0, 4.0, 30.0, 40.0, 300.0, 400.0,
+            ]]),
+        );
     }
 
     #[test]

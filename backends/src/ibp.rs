@@ -1,8 +1,11 @@
-//! Batched interval bound propagation (IBP) through chains of affine layers
-//! and ReLUs, with bounds that hold for the real-arithmetic network.
+//! Batched interval bound propagation (IBP) through networks of affine
+//! layers and ReLUs — chains, or DAGs with sums (residual connections) and
+//! concatenations — with bounds that hold for the real-arithmetic network.
 //!
-//! An [`IbpNetwork`] is a chain of [`IbpLayer`]s (`y = W x + b` with float32
-//! `W`, `b`, and ReLU). [`ibp_cpu`] propagates a batch of input boxes (one
+//! An [`IbpNetwork`] is a list of [`IbpLayer`]s (`y = W x + b` with float32
+//! `W`, `b`, and ReLU, each reading the previous layer's output; `Load`,
+//! `Sum` and `Concat` read any earlier values by number: 0 is the network
+//! input, `i + 1` the output of layer `i`). [`ibp_cpu`] propagates a batch of input boxes (one
 //! box per row of `lower`/`upper`) through it in `f64` and returns, for every
 //! box, an interval around every output that contains the output of the
 //! *exact* network — the float32 weights taken as exact rationals, real
@@ -62,11 +65,22 @@
 //! 3. **ReLU.** `l = ↓(c - r)`, `h = ↑(c + r)` (directed rounding) bound the
 //!    input interval; the output `[max(l, 0), max(h, 0)]` is re-centred at any
 //!    `c''` with `r'' = max(↑(max(h,0) - c''), ↑(c'' - max(l,0)))`.
-//! 4. **Input and output.** Input boxes `[l, h]` (`f64`) are converted to a
+//! 4. **Sum** of values `[cⱼ ± rⱼ]`, `j = 0, 1, ...`, added left to right:
+//!    the partial center is `s₀ = c₀`, `sⱼ = fl(sⱼ₋₁ + cⱼ)` in the working
+//!    precision, the partial radius `R₀ = r₀` and
+//!    `Rⱼ = ↑(↑(Rⱼ₋₁ + rⱼ) + ↑(↑(u/(1-u) |sⱼ|) + λ))`. By induction the
+//!    exact partial sum `Zⱼ = Zⱼ₋₁ + zⱼ` of points of the intervals satisfies
+//!    `|Zⱼ - sⱼ| ≤ |Zⱼ₋₁ - sⱼ₋₁| + |zⱼ - cⱼ| + |sⱼ₋₁ + cⱼ - sⱼ|`
+//!    `≤ Rⱼ₋₁ + rⱼ + u/(1-u) |sⱼ| + λ ≤ Rⱼ`: each rounded addition of centers
+//!    is charged `u/(1-u)` of its result plus `λ` for underflow, as the bias
+//!    addition `c' = fl(C + b)` of (2), and the radii are added upward.
+//! 5. **Concat** and **Load** move centers and radii without arithmetic:
+//!    exact.
+//! 6. **Input and output.** Input boxes `[l, h]` (`f64`) are converted to a
 //!    center in the working precision and a radius
 //!    `r = ↑max(↑(h - c), ↑(c - l))`; outputs are returned as
 //!    `[↓(c - r), ↑(c + r)]` in `f64`.
-//! 5. **Non-finite values.** Any NaN or infinity met in a box's computation
+//! 7. **Non-finite values.** Any NaN or infinity met in a box's computation
 //!    (overflow, an infinite input bound) marks the box, and every output
 //!    interval of a marked box is `[-∞, +∞]`, which claims nothing.
 //!
@@ -102,7 +116,9 @@ use crate::BackendError;
 /// keeps `γ ≤ 1/4` in `f32` (see the module documentation).
 pub const MAX_IBP_WIDTH: usize = 1 << 20;
 
-/// One layer of an [`IbpNetwork`].
+/// One layer of an [`IbpNetwork`]. Layer `i` produces value `i + 1`; value
+/// 0 is the network input. `Affine` and `Relu` read the previous value (value
+/// `i`); `Load`, `Sum` and `Concat` read earlier values by number.
 #[derive(Debug, Clone, PartialEq)]
 pub enum IbpLayer {
     /// `y = W x + b`; `weight` is `[out, in]`, `bias` is `[out]`.
@@ -114,10 +130,34 @@ pub enum IbpLayer {
     },
     /// `y = max(x, 0)` elementwise.
     Relu,
+    /// `y = ` value `value` again, so that the next layer reads it (a branch
+    /// that starts at an earlier value).
+    Load {
+        /// An earlier value (at most the layer's index).
+        value: usize,
+    },
+    /// `y = v₀ + v₁ + ...` elementwise, of one or more earlier values of the
+    /// same width (a residual connection), added in that order.
+    Sum {
+        /// Earlier values (each at most the layer's index).
+        values: Vec<usize>,
+    },
+    /// The concatenation of one or more earlier values in `outer` blocks:
+    /// each value is `outer` consecutive blocks of `width / outer` elements,
+    /// and block `o` of the output is block `o` of every value in turn (the
+    /// row-major concatenation along an axis whose leading axes hold `outer`
+    /// elements; `outer = 1` appends the values).
+    Concat {
+        /// Earlier values (each at most the layer's index).
+        values: Vec<usize>,
+        /// Blocks per value (at least 1; divides every value's width).
+        outer: usize,
+    },
 }
 
-/// A validated chain of [`IbpLayer`]s: widths agree, weights are finite,
-/// every input width is at most [`MAX_IBP_WIDTH`].
+/// A validated list of [`IbpLayer`]s: widths agree, weights are finite,
+/// every layer reads only earlier values, every width is positive and at
+/// most [`MAX_IBP_WIDTH`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct IbpNetwork {
     input_len: usize,
@@ -126,57 +166,134 @@ pub struct IbpNetwork {
 }
 
 impl IbpNetwork {
-    /// Checks the chain: each affine layer's input width is the previous
-    /// width, weights and biases are finite, widths are positive and at most
-    /// [`MAX_IBP_WIDTH`].
+    /// Checks the layers: each affine layer's input width is the previous
+    /// value's width, weights and biases are finite; `Load`, `Sum` and
+    /// `Concat` read earlier values, a `Sum` values of one width, a `Concat`
+    /// values whose widths `outer` divides; every width is positive and at
+    /// most [`MAX_IBP_WIDTH`].
     pub fn new(input_len: usize, layers: Vec<IbpLayer>) -> Result<Self, BackendError> {
-        let mut width = input_len;
-        if width == 0 || width > MAX_IBP_WIDTH {
+        if input_len == 0 || input_len > MAX_IBP_WIDTH {
             return Err(BackendError::Other(format!(
-                "IBP network input width {width} is not in 1..={MAX_IBP_WIDTH}"
+                "IBP network input width {input_len} is not in 1..={MAX_IBP_WIDTH}"
             )));
         }
+        // The width of every value so far.
+        let mut widths = vec![input_len];
         for (i, layer) in layers.iter().enumerate() {
-            if let IbpLayer::Affine { weight, bias } = layer {
-                let (out, inp) = weight.dim();
-                if inp != width || bias.len() != out {
-                    return Err(BackendError::Other(format!(
-                        "IBP layer {i}: weight is [{out}, {inp}] and bias has {} values, \
-                         but the layer reads {width} values",
-                        bias.len()
-                    )));
+            let err = |why: String| BackendError::Other(format!("IBP layer {i}: {why}"));
+            let width = widths[i];
+            let earlier = |values: &[usize]| -> Result<Vec<usize>, BackendError> {
+                if values.is_empty() {
+                    return Err(err("reads no value".into()));
                 }
-                if out == 0 || out > MAX_IBP_WIDTH {
-                    return Err(BackendError::Other(format!(
-                        "IBP layer {i}: output width {out} is not in 1..={MAX_IBP_WIDTH}"
-                    )));
+                values
+                    .iter()
+                    .map(|&v| {
+                        widths.get(v).copied().ok_or_else(|| {
+                            err(format!("reads value {v}, which is not computed before it"))
+                        })
+                    })
+                    .collect()
+            };
+            let out = match layer {
+                IbpLayer::Affine { weight, bias } => {
+                    let (out, inp) = weight.dim();
+                    if inp != width || bias.len() != out {
+                        return Err(err(format!(
+                            "weight is [{out}, {inp}] and bias has {} values, \
+                             but the layer reads {width} values",
+                            bias.len()
+                        )));
+                    }
+                    if !weight.iter().chain(bias).all(|v| v.is_finite()) {
+                        return Err(err("weights must be finite".into()));
+                    }
+                    out
                 }
-                if !weight.iter().chain(bias).all(|v| v.is_finite()) {
-                    return Err(BackendError::Other(format!(
-                        "IBP layer {i}: weights must be finite"
-                    )));
+                IbpLayer::Relu => width,
+                IbpLayer::Load { value } => earlier(std::slice::from_ref(value))?[0],
+                IbpLayer::Sum { values } => {
+                    let ws = earlier(values)?;
+                    if ws.iter().any(|&w| w != ws[0]) {
+                        return Err(err(format!("sums values of widths {ws:?}")));
+                    }
+                    ws[0]
                 }
-                width = out;
+                IbpLayer::Concat { values, outer } => {
+                    let ws = earlier(values)?;
+                    if *outer == 0 || ws.iter().any(|&w| w % outer != 0) {
+                        return Err(err(format!(
+                            "concatenates values of widths {ws:?} in {outer} blocks"
+                        )));
+                    }
+                    ws.iter().sum()
+                }
+            };
+            if out == 0 || out > MAX_IBP_WIDTH {
+                return Err(err(format!(
+                    "output width {out} is not in 1..={MAX_IBP_WIDTH}"
+                )));
             }
+            widths.push(out);
         }
         Ok(IbpNetwork {
             input_len,
-            output_len: width,
+            output_len: widths[layers.len()],
             layers,
         })
     }
 
-    /// The chain a graph of `Gemm`, `Relu`, `Add`/`Sub` of constants,
-    /// `Flatten`, `Reshape` and `Identity` computes, exactly: `Add`/`Sub`
-    /// become affine layers with the identity weight (the bias `±c` is exact),
-    /// reshapes disappear. Anything else (or a `Gemm` applied to more than one
-    /// row of the sample) is refused with the op named.
+    /// Per value (0 the input, `i + 1` layer `i`'s output): the last layer
+    /// that reads it by number (`Load`, `Sum`, `Concat`), if any — the values
+    /// to keep after the next layer has run.
+    pub(crate) fn last_named_reads(&self) -> Vec<Option<usize>> {
+        let mut last = vec![None; self.layers.len() + 1];
+        for (i, layer) in self.layers.iter().enumerate() {
+            let values: &[usize] = match layer {
+                IbpLayer::Load { value } => std::slice::from_ref(value),
+                IbpLayer::Sum { values } | IbpLayer::Concat { values, .. } => values,
+                IbpLayer::Affine { .. } | IbpLayer::Relu => &[],
+            };
+            for &v in values {
+                last[v] = Some(i);
+            }
+        }
+        last
+    }
+
+    /// The width of every value (0 the input, `i + 1` layer `i`'s output).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn widths(&self) -> Vec<usize> {
+        let mut widths = vec![self.input_len];
+        for layer in &self.layers {
+            let w = match layer {
+                IbpLayer::Affine { weight, .. } => weight.nrows(),
+                IbpLayer::Relu => widths[widths.len() - 1],
+                IbpLayer::Load { value } => widths[*value],
+                IbpLayer::Sum { values } => widths[values[0]],
+                IbpLayer::Concat { values, .. } => values.iter().map(|&v| widths[v]).sum(),
+            };
+            widths.push(w);
+        }
+        widths
+    }
+
+    /// The network a graph of `Gemm`, `Relu`, `Add`/`Sub`/`Mul` of
+    /// constants, `Sum`, `Concat`, `Flatten`, `Reshape` and `Identity`
+    /// computes, exactly: `Add`/`Sub` become affine layers with the identity
+    /// weight (the bias `±c` is exact), `Mul` one with the diagonal weight
+    /// `c` (exact), reshapes disappear, a node that reads a value other than
+    /// the previous layer's output is preceded by a `Load`. Anything else (or
+    /// a `Gemm` applied to more than one row of the sample) is refused with
+    /// the op named.
     pub fn from_graph(graph: &Graph) -> Result<Self, BackendError> {
         graph.validate()?;
         let shapes = graph.infer_shapes()?;
         let live = graph.live_nodes();
         let mut layers = Vec::new();
-        let mut current = 0; // the value the chain has computed so far
+        // The network value of every graph value computed so far.
+        let mut value_of: Vec<Option<usize>> = vec![None; graph.nodes.len() + 1];
+        value_of[0] = Some(0);
         for (i, node) in graph.nodes.iter().enumerate() {
             if !live[i] {
                 continue;
@@ -188,12 +305,26 @@ impl IbpNetwork {
                     node.op.kind()
                 ))
             };
-            if node.inputs.as_slice() != [current] {
-                return Err(refuse("does not continue a single chain"));
-            }
-            let in_shape = &shapes[current];
+            let ins: Vec<usize> = node
+                .inputs
+                .iter()
+                .map(|&v| value_of.get(v).copied().flatten())
+                .collect::<Option<_>>()
+                .ok_or_else(|| refuse("reads a value that is not computed before it"))?;
+            let Some(&first) = ins.first() else {
+                return Err(refuse("reads no value"));
+            };
+            let in_shape = &shapes[node.inputs[0]];
             let in_len: usize = in_shape.iter().product();
             let out_len: usize = shapes[i + 1].iter().product();
+            // A layer that reads the previous value: load `first` unless it
+            // is the value the layers so far end with.
+            let chain = |layers: &mut Vec<IbpLayer>, layer: IbpLayer| {
+                if first != layers.len() {
+                    layers.push(IbpLayer::Load { value: first });
+                }
+                layers.push(layer);
+            };
             match &node.op {
                 Op::Gemm { weight, bias } => {
                     if weight.ncols() != in_len {
@@ -202,10 +333,13 @@ impl IbpNetwork {
                     let bias = bias
                         .clone()
                         .unwrap_or_else(|| Array1::zeros(weight.nrows()));
-                    layers.push(IbpLayer::Affine {
-                        weight: weight.clone(),
-                        bias,
-                    });
+                    chain(
+                        &mut layers,
+                        IbpLayer::Affine {
+                            weight: weight.clone(),
+                            bias,
+                        },
+                    );
                 }
                 Op::Add { c } | Op::Sub { c } => {
                     if out_len != in_len {
@@ -220,21 +354,57 @@ impl IbpNetwork {
                         1.0
                     };
                     let bias: Array1<f32> = full.iter().map(|&v| sign * v).collect();
-                    layers.push(IbpLayer::Affine {
-                        weight: Array2::eye(in_len),
-                        bias,
-                    });
+                    chain(
+                        &mut layers,
+                        IbpLayer::Affine {
+                            weight: Array2::eye(in_len),
+                            bias,
+                        },
+                    );
                 }
-                Op::Relu => layers.push(IbpLayer::Relu),
-                Op::Flatten { .. } | Op::Reshape { .. } | Op::Identity => {}
+                Op::Mul { c } => {
+                    if out_len != in_len {
+                        return Err(refuse("broadcasts the sample to a larger shape"));
+                    }
+                    let full = c
+                        .broadcast(ndarray::IxDyn(&shapes[i + 1]))
+                        .ok_or_else(|| refuse("has a constant that does not broadcast"))?;
+                    let diag: Array1<f32> = full.iter().copied().collect();
+                    chain(
+                        &mut layers,
+                        IbpLayer::Affine {
+                            weight: Array2::from_diag(&diag),
+                            bias: Array1::zeros(in_len),
+                        },
+                    );
+                }
+                Op::Relu => chain(&mut layers, IbpLayer::Relu),
+                Op::Sum => layers.push(IbpLayer::Sum { values: ins }),
+                Op::Concat { axis } => {
+                    if ins.len() == 1 {
+                        // The concatenation of one value is that value.
+                        value_of[i + 1] = Some(first);
+                        continue;
+                    }
+                    let outer = shapes[i + 1][..*axis].iter().product::<usize>();
+                    layers.push(IbpLayer::Concat { values: ins, outer });
+                }
+                Op::Flatten { .. } | Op::Reshape { .. } | Op::Identity => {
+                    // Row-major order is unchanged: the same value.
+                    value_of[i + 1] = Some(first);
+                    continue;
+                }
                 _ => return Err(refuse("is not supported by interval propagation")),
             }
-            current = i + 1;
+            value_of[i + 1] = Some(layers.len());
         }
-        if current != graph.output {
-            return Err(BackendError::Other(
-                "IBP: the graph output is not the end of its chain".into(),
-            ));
+        let out = value_of
+            .get(graph.output)
+            .copied()
+            .flatten()
+            .ok_or_else(|| BackendError::Other("IBP: the graph output is not computed".into()))?;
+        if out != layers.len() {
+            layers.push(IbpLayer::Load { value: out });
         }
         IbpNetwork::new(graph.input_len(), layers)
     }
@@ -297,6 +467,11 @@ impl AffineMargins {
             tiny: 8.0 * lambda,
             count: (3 * n + 1) as f64,
         }
+    }
+
+    /// `λ`, the underflow charge of one rounded addition (`tiny / 8`).
+    pub(crate) fn lambda(&self) -> f64 {
+        self.tiny / 8.0
     }
 
     /// For `f64` products.
@@ -429,8 +604,47 @@ pub fn ibp_cpu(
             *c = m;
             *r = (h - m).next_up().max((m - l).next_up());
         });
-    for layer in &net.layers {
+    // Values that a later layer reads by number, kept until their last reader.
+    let last_reads = net.last_named_reads();
+    let mut kept: Vec<Kept> = vec![None; last_reads.len()];
+    if last_reads[0].is_some() {
+        kept[0] = Some((c.clone(), r.clone()));
+    }
+    for (li, layer) in net.layers.iter().enumerate() {
         match layer {
+            IbpLayer::Load { value } => (c, r) = kept_value(&kept, *value)?.clone(),
+            IbpLayer::Sum { values } => {
+                let k = AffineMargins::f64(1);
+                let lambda = k.lambda();
+                let (first, rest) = values
+                    .split_first()
+                    .ok_or_else(|| BackendError::Other("IBP: a Sum of no value".into()))?;
+                (c, r) = kept_value(&kept, *first)?.clone();
+                for &v in rest {
+                    let (cv, rv) = kept_value(&kept, v)?;
+                    // s = fl(s + c_v); R = ↑(↑(R + r_v) + ↑(↑(u/(1-u)|s|) + λ)).
+                    Zip::from(&mut c)
+                        .and(&mut r)
+                        .and(cv)
+                        .and(rv)
+                        .for_each(|c, r, &cv, &rv| {
+                            let s = *c + cv;
+                            let round = ((k.rel * s.abs()).next_up() + lambda).next_up();
+                            *r = ((*r + rv).next_up() + round).next_up();
+                            *c = s;
+                        });
+                }
+            }
+            IbpLayer::Concat { values, outer } => {
+                let parts: Vec<&(Array2<f64>, Array2<f64>)> = values
+                    .iter()
+                    .map(|&v| kept_value(&kept, v))
+                    .collect::<Result<_, _>>()?;
+                let cs: Vec<&Array2<f64>> = parts.iter().map(|p| &p.0).collect();
+                let rs: Vec<&Array2<f64>> = parts.iter().map(|p| &p.1).collect();
+                c = concat_blocks(&cs, *outer, batch);
+                r = concat_blocks(&rs, *outer, batch);
+            }
             IbpLayer::Affine { weight, bias } => {
                 let n = weight.ncols();
                 let k = AffineMargins::f64(n);
@@ -489,8 +703,47 @@ pub fn ibp_cpu(
                 bad[i] = true;
             }
         }
+        // Free what this layer read last; keep its output if read by number.
+        for (v, last) in last_reads.iter().enumerate() {
+            if *last == Some(li) {
+                kept[v] = None;
+            }
+        }
+        if last_reads[li + 1].is_some() {
+            kept[li + 1] = Some((c.clone(), r.clone()));
+        }
     }
     Ok(finish_bounds(&c, &r, &bad))
+}
+
+/// A value's centers and radii, while a later layer reads it.
+type Kept = Option<(Array2<f64>, Array2<f64>)>;
+
+/// Value `v` of `kept`.
+fn kept_value(kept: &[Kept], v: usize) -> Result<&(Array2<f64>, Array2<f64>), BackendError> {
+    kept.get(v)
+        .and_then(Option::as_ref)
+        .ok_or_else(|| BackendError::Other(format!("internal error in IBP: value {v} is not kept")))
+}
+
+/// The rows of `parts` (each `[batch, width]`) concatenated in `outer`
+/// blocks: block `o` of an output row is block `o` of every part in turn.
+fn concat_blocks(parts: &[&Array2<f64>], outer: usize, batch: usize) -> Array2<f64> {
+    let width: usize = parts.iter().map(|p| p.ncols()).sum();
+    let mut out = Array2::zeros((batch, width));
+    for (b, mut row) in out.outer_iter_mut().enumerate() {
+        let mut k = 0;
+        for o in 0..outer {
+            for p in parts {
+                let block = p.ncols() / outer;
+                for t in 0..block {
+                    row[k] = p[[b, o * block + t]];
+                    k += 1;
+                }
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

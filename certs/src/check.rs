@@ -20,6 +20,24 @@
 //! normalisation) is the same scaling with `k = 1/c`, enclosed by `lo c <= 1
 //! <= hi c` (`reciprocal_enclosure`), mean and bias 0.
 //!
+//! A `MaxPool` is first rewritten by `axiom_core::maxpool::expand_max_pools`
+//! as `max(a, b) = b + relu(a - b)` in rounds of pairs, each window cell
+//! picked out by a depthwise convolution with a one-hot kernel: an identity
+//! of real arithmetic with exact weights (0, ±1), so the checker's trusted
+//! base grows by that rewrite (in the core crate it already trusts for the
+//! graph) and no relaxation of its own.
+//!
+//! The network may be a DAG (residual connections, concatenations): the
+//! exact layers follow the graph's node order (a topological order), each
+//! reads one or more earlier exact values (value 0 the input, layer `j`
+//! produces value `j + 1`), and the reshapes (Identity, Flatten, Reshape, a
+//! Concat of one value) are no layers: their output is their input's value,
+//! whose row-major order and element count they keep. `Sum` (`y = a + b +
+//! ...`, one width) and `Concat` (each output element is one input element,
+//! by the index map of `ExactLayer::Concat`) are exact linear layers. ReLU
+//! layers are named, in splits and slopes, by their ordinal among the ReLU
+//! layers in node order, and a ReLU's phase is about the value it reads.
+//!
 //! What is checked, for every case of the property:
 //! 1. the root box of the case's proof contains the case's exact input box;
 //! 2. walking the split tree (a split at `x[dim] = at` gives the children
@@ -31,8 +49,11 @@
 //! 3. every `Bound` refutation: the checker computes its own lower bound of
 //!    the constraint's left-hand side over the box, by linear bound
 //!    propagation in exact rational arithmetic (interval bounds, tightened by
-//!    back-substitution at every input of a ReLU or BatchNorm layer that
-//!    comes after a first ReLU or BatchNorm layer, the triangle relaxation,
+//!    back-substitution at every value that a linear layer — affine, Sum,
+//!    Concat — makes, that a ReLU or BatchNorm layer reads, and that comes
+//!    after a first ReLU or BatchNorm layer in node order (so at every such
+//!    value with a ReLU or BatchNorm among its ancestors), the triangle
+//!    relaxation,
 //!    or the refutation's own lower ReLU slopes (alpha) for the objective;
 //!    a BatchNorm is substituted with the slope `lo` and the bounded error
 //!    `(k - lo)(x - mean)`; the objective's bound is the larger of its
@@ -42,8 +63,10 @@
 //!    part); on a region with fixed ReLU phases, the interval bounds of each
 //!    fixed neuron's input are clamped to `[max(l, 0), u]` (active) or
 //!    `[l, min(u, 0)]` (inactive) before they are used, which is sound on
-//!    the region, and a region whose bounds become empty (`l > u`) has no
-//!    point, so every refutation on it holds;
+//!    the region (the clamp applies to that value for every layer that
+//!    reads it: every point of the region meets the phase), and a region
+//!    whose bounds become empty (`l > u`) has no point, so every refutation
+//!    on it holds;
 //! 4. `Smt` refutations are not re-solved here; they are counted and reported
 //!    as trusted to the SMT solver.
 //!
@@ -52,6 +75,23 @@
 //! dyadics, and back-substitution coefficients to nearest `PRECISION`-bit
 //! dyadics with the exact rounding error moved into the bound's constant
 //! (`λ·z = λ̃·z + (λ - λ̃)·z >= λ̃·z + min over z in [l, u] of (λ - λ̃)·z`).
+//!
+//! Over a DAG: a Sum's interval bounds are the sums of its inputs' lower and
+//! upper bounds, rounded down and up; a Concat's are its inputs' bounds,
+//! placed by its index map (no rounding). Back-substitution for `a·v_k`
+//! keeps one coefficient vector per value (absent until a layer reading that
+//! value contributes) and the invariant `a·v_k >= c + Σ_v λ_v·v` on the
+//! region. It processes the layers from `k - 1` down to 0; when it reaches
+//! layer `j`, every layer before `k` that reads value `j + 1` comes after
+//! `j` and has been processed, so `λ_{j+1}` is complete. Its term is then
+//! replaced by an equal linear form in the layer's inputs (affine; a Sum
+//! gives `λ` to each input, `λ·(a + b) = λ·a + λ·b`; a Concat gives each
+//! input the coefficients of its own elements) or by a smaller one (the ReLU
+//! and Scale relaxations, valid at every point of the region given the
+//! input's bounds there), added into the inputs' coefficients; so the
+//! invariant holds after every step, and when only the input is left its
+//! minimum over the box is a lower bound of `a·v_k`. The rounding of
+//! coefficients and constants is paid for as on a chain.
 
 use axiom_core::graph::{broadcast_shapes, Graph, Op};
 use axiom_core::spec::{Constraint, Property, Var};
@@ -113,6 +153,204 @@ enum ExactLayer {
         mean: Vec<Q>,
         beta: Vec<Q>,
     },
+    /// `y = a + b + ...`: the element-wise sum of the values the layer reads
+    /// (all of one width).
+    Sum,
+    /// The concatenation of the values the layer reads along one axis,
+    /// flattened row-major: for every outer index `o < outer` (the product of
+    /// the dimensions before the axis), input `k` in order contributes its
+    /// elements `o·chunks[k] .. (o + 1)·chunks[k]`, where `chunks[k]` is its
+    /// length along the axis times the product of the dimensions after it.
+    /// So output element `o·C + off_k + r` (`C` the sum of the chunks,
+    /// `off_k` the sum of those before `k`, `r < chunks[k]`) is element
+    /// `o·chunks[k] + r` of input `k`.
+    Concat {
+        outer: usize,
+        chunks: Vec<usize>,
+    },
+}
+
+impl ExactLayer {
+    /// Whether the layer is an exact linear map (no relaxation).
+    fn is_linear(&self) -> bool {
+        matches!(
+            self,
+            ExactLayer::Affine { .. } | ExactLayer::Sum | ExactLayer::Concat { .. }
+        )
+    }
+
+    /// Whether the layer is relaxed element-wise (ReLU, Scale).
+    fn is_elementwise(&self) -> bool {
+        !self.is_linear()
+    }
+}
+
+/// The network as exact layers over a DAG of exact values: value 0 is the
+/// input, layer `j` produces value `j + 1` and reads the values `reads[j]`,
+/// each at most `j` (so the layers are in a topological order, the graph's
+/// node order). Built by [`Net::new`], which checks every width.
+struct Net {
+    input_dim: usize,
+    layers: Vec<ExactLayer>,
+    reads: Vec<Vec<usize>>,
+    /// The value that is the network's output.
+    output: usize,
+    /// The number of elements of every value.
+    widths: Vec<usize>,
+    /// The index of every ReLU layer, in layer order: the evidence's ReLU
+    /// layer `i` (in splits and slopes) is layer `relus[i]`.
+    relus: Vec<usize>,
+    /// For every layer, its ordinal among the ReLU layers, if it is one.
+    relu_ordinal: Vec<Option<usize>>,
+    /// For every value, whether its bounds are tightened by
+    /// back-substitution (see [`Net::new`]).
+    tighten: Vec<bool>,
+}
+
+impl Net {
+    /// The network of `layers` reading `reads`, with every width checked
+    /// (so that no index into a layer's vectors can go out of range later).
+    ///
+    /// A value is tightened by back-substitution when a linear layer
+    /// (affine, Sum, Concat) produces it, some ReLU or Scale layer reads it,
+    /// and a ReLU or Scale layer comes before it in layer order (so every
+    /// such value with one of those among its ancestors is). On a chain this
+    /// is "every affine output that feeds a non-linear layer after a first
+    /// non-linear layer", which mirrors the prover. (Which bounds are
+    /// tightened affects only how tight they are: the interval bounds are
+    /// sound on their own.)
+    fn new(
+        input_dim: usize,
+        layers: Vec<ExactLayer>,
+        reads: Vec<Vec<usize>>,
+        output: usize,
+    ) -> Result<Net, CheckError> {
+        let bad = |j: usize| {
+            fail::<Net>(
+                "model",
+                format!("layer {j}'s size does not match the values it reads"),
+            )
+        };
+        if reads.len() != layers.len() || output > layers.len() {
+            return fail("model", "the lowered network is inconsistent");
+        }
+        let mut widths = vec![input_dim];
+        for (j, (layer, ins)) in layers.iter().zip(&reads).enumerate() {
+            if ins.is_empty() || ins.iter().any(|&v| v > j) {
+                return fail("model", format!("layer {j} reads no value or a later one"));
+            }
+            let w_in: Vec<usize> = ins.iter().map(|&v| widths[v]).collect();
+            let one = ins.len() == 1;
+            let width = match layer {
+                ExactLayer::Affine { w, b } => {
+                    if !one || w.len() != b.len() || w.iter().any(|row| row.len() != w_in[0]) {
+                        return bad(j);
+                    }
+                    b.len()
+                }
+                ExactLayer::Relu if one => w_in[0],
+                ExactLayer::Scale { lo, hi, mean, beta }
+                    if one && [lo, hi, mean, beta].iter().all(|v| v.len() == w_in[0]) =>
+                {
+                    w_in[0]
+                }
+                ExactLayer::Sum if w_in.iter().all(|&n| n == w_in[0]) => w_in[0],
+                ExactLayer::Concat { outer, chunks } => {
+                    let parts_fit = chunks.len() == ins.len()
+                        && chunks
+                            .iter()
+                            .zip(&w_in)
+                            .all(|(&c, &n)| outer.checked_mul(c) == Some(n));
+                    let total = chunks
+                        .iter()
+                        .try_fold(0usize, |t, &c| t.checked_add(c))
+                        .and_then(|c| outer.checked_mul(c));
+                    match total {
+                        Some(n) if parts_fit => n,
+                        _ => return bad(j),
+                    }
+                }
+                _ => return bad(j),
+            };
+            widths.push(width);
+        }
+        let mut relus = Vec::new();
+        let mut relu_ordinal = Vec::with_capacity(layers.len());
+        let mut feeds_elementwise = vec![false; layers.len() + 1];
+        for (j, layer) in layers.iter().enumerate() {
+            if matches!(layer, ExactLayer::Relu) {
+                relu_ordinal.push(Some(relus.len()));
+                relus.push(j);
+            } else {
+                relu_ordinal.push(None);
+            }
+            if layer.is_elementwise() {
+                for &v in &reads[j] {
+                    feeds_elementwise[v] = true;
+                }
+            }
+        }
+        let mut tighten = vec![false; layers.len() + 1];
+        let mut seen_elementwise = false;
+        for (j, layer) in layers.iter().enumerate() {
+            tighten[j + 1] = seen_elementwise && layer.is_linear() && feeds_elementwise[j + 1];
+            seen_elementwise |= layer.is_elementwise();
+        }
+        Ok(Net {
+            input_dim,
+            layers,
+            reads,
+            output,
+            widths,
+            relus,
+            relu_ordinal,
+            tighten,
+        })
+    }
+
+    /// A chain: layer `j` reads value `j`, the output is the last value.
+    #[cfg(test)]
+    fn chain(input_dim: usize, layers: Vec<ExactLayer>) -> Net {
+        let reads = (0..layers.len()).map(|j| vec![j]).collect();
+        let output = layers.len();
+        match Net::new(input_dim, layers, reads, output) {
+            Ok(net) => net,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The value ReLU or Scale layer `j` reads (its only one).
+    fn src(&self, j: usize) -> usize {
+        self.reads[j][0]
+    }
+}
+
+/// The elements of a Concat layer's output, taken from its inputs `parts`
+/// (see [`ExactLayer::Concat`] for the index map).
+fn concat_parts<T: Clone>(outer: usize, chunks: &[usize], parts: &[&[T]]) -> Vec<T> {
+    let mut out = Vec::with_capacity(outer * chunks.iter().sum::<usize>());
+    for o in 0..outer {
+        for (&c, part) in chunks.iter().zip(parts) {
+            out.extend_from_slice(&part[o * c..(o + 1) * c]);
+        }
+    }
+    out
+}
+
+/// The inverse of [`concat_parts`]: a Concat output's elements (here
+/// back-substitution coefficients) split among its inputs.
+fn split_concat(outer: usize, chunks: &[usize], v: Vec<Q>) -> Vec<Vec<Q>> {
+    let mut parts: Vec<Vec<Q>> = chunks
+        .iter()
+        .map(|&c| Vec::with_capacity(outer * c))
+        .collect();
+    let mut it = v.into_iter();
+    for _ in 0..outer {
+        for (&c, part) in chunks.iter().zip(parts.iter_mut()) {
+            part.extend(it.by_ref().take(c));
+        }
+    }
+    parts
 }
 
 /// How many ulps the enclosure of a BatchNorm factor may step outward from
@@ -262,26 +500,69 @@ fn tap(
     (i < len).then_some(i)
 }
 
-/// Lowers the graph to exact layers (independently of the prover).
-fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
+/// Lowers the graph to exact layers over a DAG (independently of the
+/// prover): one layer per node in node order, but for the reshapes
+/// (Identity, Flatten, Reshape, a Concat of one value), whose output is
+/// their input's exact value (row-major order and element count unchanged).
+fn lower(graph: &Graph) -> Result<Net, CheckError> {
     // The shapes of the graph that is lowered (dead nodes removed), so that
-    // `shapes[i]` is the shape of node `i`'s input.
-    let graph = graph.clone().without_dead_nodes();
+    // `shapes[v]` is the shape of graph value `v`; `infer_shapes` also checks
+    // that every node reads as many values as its op takes, all earlier.
+    // MaxPool nodes are first rewritten with ReLUs, `max(a, b) = b + relu(a
+    // - b)` (`axiom_core::maxpool`, an identity of real arithmetic with
+    // exact 0/±1 weights), as the prover does, so that ReLU ordinals agree.
+    let graph = axiom_core::maxpool::expand_max_pools(graph)
+        .map_err(|e| CheckError {
+            place: "model".into(),
+            reason: e.to_string(),
+        })?
+        .without_dead_nodes();
     let shapes = graph.infer_shapes().map_err(|e| CheckError {
         place: "model".into(),
         reason: e.to_string(),
     })?;
     let mut layers = Vec::new();
+    let mut reads = Vec::new();
+    // The exact value of every graph value: `exact[v]`.
+    let mut exact: Vec<usize> = vec![0];
     for (i, node) in graph.nodes.iter().enumerate() {
         let place = format!("model node '{}'", node.name);
-        if node.inputs != [i] {
-            return fail(place, "the checker handles chains of nodes only");
-        }
-        let sin = &shapes[i];
+        let srcs: Option<Vec<usize>> = node.inputs.iter().map(|&v| exact.get(v).copied()).collect();
+        let (Some(srcs), Some(&first)) = (srcs, node.inputs.first()) else {
+            return fail(place, "the node reads no value or a later one");
+        };
+        let sin = &shapes[first];
         let n_in: usize = sin.iter().product();
         match &node.op {
             Op::Relu => layers.push(ExactLayer::Relu),
-            Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => {}
+            Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => {
+                exact.push(srcs[0]);
+                continue;
+            }
+            Op::Concat { .. } if srcs.len() == 1 => {
+                exact.push(srcs[0]);
+                continue;
+            }
+            Op::Sum => layers.push(ExactLayer::Sum),
+            Op::Concat { axis } => {
+                // Every input has the same dimensions but along `axis`
+                // (checked by the shape inference): the same outer count,
+                // and a chunk of its length along `axis` times the inner
+                // count per outer index.
+                let Some(outer) = checked_len(&sin[..(*axis).min(sin.len())]) else {
+                    return fail(place, "the output has too many elements");
+                };
+                let mut chunks = Vec::with_capacity(node.inputs.len());
+                for &v in &node.inputs {
+                    let s = &shapes[v];
+                    let chunk = s.get(*axis..).and_then(checked_len);
+                    let Some(chunk) = chunk.filter(|_| s.len() == sin.len()) else {
+                        return fail(place, "Concat of values of different ranks");
+                    };
+                    chunks.push(chunk);
+                }
+                layers.push(ExactLayer::Concat { outer, chunks });
+            }
             Op::Gemm { weight, bias } => {
                 let (o, k) = weight.dim();
                 let blocks = n_in / k;
@@ -552,29 +833,16 @@ fn lower(graph: &Graph) -> Result<(usize, Vec<ExactLayer>), CheckError> {
                 )
             }
         }
+        reads.push(srcs);
+        exact.push(layers.len());
     }
-    // Every layer reads as many values as the one before it produces (true
-    // by construction from the shapes; checked, so that no index into a
-    // layer's vectors can go out of range later).
-    let mut width = graph.input_len();
-    for layer in &layers {
-        width = match layer {
-            ExactLayer::Affine { w, b } => {
-                if w.len() != b.len() || w.iter().any(|row| row.len() != width) {
-                    return fail("model", "a layer's size does not match its input");
-                }
-                b.len()
-            }
-            ExactLayer::Relu => width,
-            ExactLayer::Scale { lo, hi, mean, beta } => {
-                if [lo, hi, mean, beta].iter().any(|v| v.len() != width) {
-                    return fail("model", "a layer's size does not match its input");
-                }
-                width
-            }
-        };
-    }
-    Ok((graph.input_len(), layers))
+    // Every layer reads values of the widths it expects (true by
+    // construction from the shapes; checked by `Net::new`).
+    let output = exact.get(graph.output).copied();
+    let Some(output) = output else {
+        return fail("model", "the output is not a value of the graph");
+    };
+    Net::new(graph.input_len(), layers, reads, output)
 }
 
 /// The flat index in `shape` that numpy broadcasting reads for flat index
@@ -649,7 +917,7 @@ fn exact_interval_scale(k_lo: &Q, k_hi: &Q, m: &Q, beta: &Q, l: &Q, u: &Q) -> (Q
 
 /// The checker's bound machinery for one box.
 struct BoxBounds<'a> {
-    layers: &'a [ExactLayer],
+    net: &'a Net,
     /// Bounds of every value: index 0 the input, `i + 1` layer `i`'s output.
     values: Vec<(Vec<Q>, Vec<Q>)>,
     /// Whether some bound is empty (`l > u`): the region has no point.
@@ -659,75 +927,47 @@ struct BoxBounds<'a> {
 impl<'a> BoxBounds<'a> {
     /// The bounds on the region `[lo, hi]` with the ReLU phases `phases`
     /// fixed (as `(relu layer, neuron, active)`, checked by the caller).
-    fn new(layers: &'a [ExactLayer], lo: Vec<Q>, hi: Vec<Q>, phases: &[Phase]) -> Self {
+    fn new(net: &'a Net, lo: Vec<Q>, hi: Vec<Q>, phases: &[Phase]) -> Self {
         let empty = lo.iter().zip(&hi).any(|(l, u)| l > u);
-        let mut bb = BoxBounds {
-            layers,
-            values: vec![(lo, hi)],
-            empty,
-        };
-        // Whether a ReLU or Scale layer came before. An affine layer's
-        // output is tightened by back-substitution when it feeds a ReLU or
-        // a Scale layer and one of those came before it; this mirrors the
-        // prover, which tightens every linear layer's output that feeds a
-        // non-linear layer once a non-linear layer has been passed. (Which
-        // bounds are tightened affects only how tight they are: the
-        // interval bounds are sound on their own.)
-        let mut seen_nonlinear = false;
-        let mut relu_ordinal = 0;
-        for (i, layer) in layers.iter().enumerate() {
-            if matches!(layer, ExactLayer::Relu) {
-                // Clamp the fixed neurons' inputs: sound on the region.
-                let (l, u) = &mut bb.values[i];
-                for &(k, t, active) in phases {
-                    if k == relu_ordinal {
-                        if active {
-                            l[t] = l[t].clone().max(Q::zero());
-                        } else {
-                            u[t] = u[t].clone().min(Q::zero());
-                        }
-                        bb.empty |= l[t] > u[t];
-                    }
-                }
-                relu_ordinal += 1;
-            }
-            let (l, u) = &bb.values[i];
+        let mut values = Vec::with_capacity(net.layers.len() + 1);
+        values.push((lo, hi));
+        let mut bb = BoxBounds { net, values, empty };
+        bb.clamp(0, phases);
+        for (i, layer) in net.layers.iter().enumerate() {
+            let reads = &net.reads[i];
+            let (l, u) = &bb.values[reads[0]];
             let next = match layer {
                 ExactLayer::Affine { w, b } => {
-                    let (mut nl, mut nu) = interval_affine(w, b, l, u);
-                    let feeds_nonlinear = matches!(
-                        layers.get(i + 1),
-                        Some(ExactLayer::Relu | ExactLayer::Scale { .. })
-                    );
-                    if seen_nonlinear && feeds_nonlinear {
-                        // Back-substitution bounds for every neuron (also the
-                        // stable ones: their tighter bounds tighten the next
-                        // layer's interval bounds), intersected with the
-                        // interval bounds.
-                        for r in 0..nl.len() {
-                            let mut e = vec![Q::zero(); nl.len()];
-                            e[r] = Q::one();
-                            let lower = bb.backward(i + 1, e.clone());
-                            e[r] = -&Q::one();
-                            let upper = -&bb.backward(i + 1, e);
-                            nl[r] = nl[r].clone().max(round_dyadic(&lower, false));
-                            nu[r] = nu[r].clone().min(round_dyadic(&upper, true));
-                            bb.empty |= nl[r] > nu[r];
-                        }
+                    let (nl, nu) = interval_affine(w, b, l, u);
+                    bb.tightened(i + 1, nl, nu)
+                }
+                ExactLayer::Sum => {
+                    // The sum of the inputs' bounds, rounded outward.
+                    let (mut nl, mut nu) = (l.clone(), u.clone());
+                    for &v in &reads[1..] {
+                        let (vl, vu) = &bb.values[v];
+                        nl.iter_mut().zip(vl).for_each(|(a, b)| *a += b);
+                        nu.iter_mut().zip(vu).for_each(|(a, b)| *a += b);
                     }
-                    (nl, nu)
+                    let nl = nl.iter().map(|v| round_dyadic(v, false)).collect();
+                    let nu = nu.iter().map(|v| round_dyadic(v, true)).collect();
+                    bb.tightened(i + 1, nl, nu)
                 }
-                ExactLayer::Relu => {
-                    seen_nonlinear = true;
-                    (
-                        l.iter().map(|v| v.clone().max(Q::zero())).collect(),
-                        u.iter().map(|v| v.clone().max(Q::zero())).collect(),
-                    )
+                ExactLayer::Concat { outer, chunks } => {
+                    // The inputs' bounds, placed by the index map.
+                    let los: Vec<&[Q]> = reads.iter().map(|&v| &bb.values[v].0[..]).collect();
+                    let his: Vec<&[Q]> = reads.iter().map(|&v| &bb.values[v].1[..]).collect();
+                    let nl = concat_parts(*outer, chunks, &los);
+                    let nu = concat_parts(*outer, chunks, &his);
+                    bb.tightened(i + 1, nl, nu)
                 }
+                ExactLayer::Relu => (
+                    l.iter().map(|v| v.clone().max(Q::zero())).collect(),
+                    u.iter().map(|v| v.clone().max(Q::zero())).collect(),
+                ),
                 ExactLayer::Scale { lo, hi, mean, beta } => {
                     // Interval bounds only: a Scale layer's output is not
                     // tightened by back-substitution.
-                    seen_nonlinear = true;
                     let mut nl = Vec::with_capacity(l.len());
                     let mut nu = Vec::with_capacity(l.len());
                     for (t, (lt, ut)) in l.iter().zip(u).enumerate() {
@@ -740,8 +980,50 @@ impl<'a> BoxBounds<'a> {
                 }
             };
             bb.values.push(next);
+            bb.clamp(i + 1, phases);
         }
         bb
+    }
+
+    /// Clamps the bounds of value `v` where it is the input of a ReLU whose
+    /// phase the region fixes: to `[max(l, 0), u]` (active) or
+    /// `[l, min(u, 0)]` (inactive). Sound on the region, whichever layer
+    /// reads `v`: every point of the region meets the phase.
+    fn clamp(&mut self, v: usize, phases: &[Phase]) {
+        for &(k, t, active) in phases {
+            if self.net.relus.get(k).map(|&j| self.net.src(j)) != Some(v) {
+                continue;
+            }
+            let (l, u) = &mut self.values[v];
+            if active {
+                l[t] = l[t].clone().max(Q::zero());
+            } else {
+                u[t] = u[t].clone().min(Q::zero());
+            }
+            self.empty |= l[t] > u[t];
+        }
+    }
+
+    /// The interval bounds `(nl, nu)` of value `v` (not yet in `values`),
+    /// tightened by back-substitution when the network says so
+    /// ([`Net::new`]): for every neuron (also the stable ones: their tighter
+    /// bounds tighten the next layer's interval bounds), intersected with
+    /// the interval bounds.
+    fn tightened(&mut self, v: usize, mut nl: Vec<Q>, mut nu: Vec<Q>) -> (Vec<Q>, Vec<Q>) {
+        if !self.net.tighten[v] {
+            return (nl, nu);
+        }
+        for r in 0..nl.len() {
+            let mut e = vec![Q::zero(); nl.len()];
+            e[r] = Q::one();
+            let lower = self.backward(v, e.clone());
+            e[r] = -&Q::one();
+            let upper = -&self.backward(v, e);
+            nl[r] = nl[r].clone().max(round_dyadic(&lower, false));
+            nu[r] = nu[r].clone().min(round_dyadic(&upper, true));
+            self.empty |= nl[r] > nu[r];
+        }
+        (nl, nu)
     }
 
     /// A lower bound of `a · v_k` over the box, by back-substitution with the
@@ -755,16 +1037,29 @@ impl<'a> BoxBounds<'a> {
     /// neuron of the `i`-th ReLU layer (each in `[0, 1]`, checked by the
     /// caller), used for every positive coefficient of that layer instead of
     /// the slope the bounds suggest.
-    fn backward_with(&self, k: usize, mut a: Vec<Q>, slopes: &[Vec<Q>]) -> Q {
+    ///
+    /// Needs the bounds of every value before `k` only. Over the DAG: every
+    /// value `v` has a coefficient vector `coef[v]` (absent until a layer
+    /// that reads `v` contributes one), and at every step
+    /// `a · v_k >= cst + Σ coef[v] · v_v` on the region. The layers are
+    /// processed from `k - 1` down to 0; when layer `j` is, every layer that
+    /// reads its output `j + 1` and could matter (those before `k`) has
+    /// been, so `coef[j + 1]` is complete, and its term is replaced by an
+    /// equal (affine, Sum, Concat) or smaller (ReLU, Scale relaxations,
+    /// valid on the region given the input's bounds) linear form in the
+    /// layer's inputs, added into their coefficients. In the end only the
+    /// input is left, whose term is bounded over the box.
+    fn backward_with(&self, k: usize, a: Vec<Q>, slopes: &[Vec<Q>]) -> Q {
+        let net = self.net;
         let mut cst = Q::zero();
-        let relu_index = |j: usize| {
-            self.layers[..j]
-                .iter()
-                .filter(|l| matches!(l, ExactLayer::Relu))
-                .count()
-        };
+        let mut coef: Vec<Option<Vec<Q>>> = (0..=k).map(|_| None).collect();
+        coef[k] = Some(a);
         for j in (0..k).rev() {
-            match &self.layers[j] {
+            let Some(mut a) = coef[j + 1].take() else {
+                continue; // not an ancestor of v_k
+            };
+            let reads = &net.reads[j];
+            match &net.layers[j] {
                 ExactLayer::Affine { w, b } => {
                     let mut next = vec![Q::zero(); w.first().map_or(0, Vec::len)];
                     for ((row, br), lam) in w.iter().zip(b).zip(&a) {
@@ -778,11 +1073,27 @@ impl<'a> BoxBounds<'a> {
                             }
                         }
                     }
-                    a = next;
+                    add_into(&mut coef[reads[0]], next);
+                }
+                ExactLayer::Sum => {
+                    // λ·(a + b + ...) = λ·a + λ·b + ...
+                    for &v in &reads[1..] {
+                        add_into(&mut coef[v], a.clone());
+                    }
+                    add_into(&mut coef[reads[0]], a);
+                }
+                ExactLayer::Concat { outer, chunks } => {
+                    // Each output element is one input element: its
+                    // coefficient goes to that element.
+                    for (&v, part) in reads.iter().zip(split_concat(*outer, chunks, a)) {
+                        add_into(&mut coef[v], part);
+                    }
                 }
                 ExactLayer::Relu => {
-                    let (l, u) = &self.values[j];
-                    let given = slopes.get(relu_index(j)).filter(|v| !v.is_empty());
+                    let (l, u) = &self.values[reads[0]];
+                    let given = net.relu_ordinal[j]
+                        .and_then(|i| slopes.get(i))
+                        .filter(|v| !v.is_empty());
                     for t in 0..a.len() {
                         let lam = a[t].clone();
                         if lam.is_zero() {
@@ -820,6 +1131,7 @@ impl<'a> BoxBounds<'a> {
                         a[t] = round_and_pay(&coeff, lt, ut, &mut cst);
                     }
                     cst = round_dyadic(&cst, false);
+                    add_into(&mut coef[reads[0]], a);
                 }
                 ExactLayer::Scale { lo, hi, mean, beta } => {
                     // Output t is y = k (x - m) + beta with the true k in
@@ -836,7 +1148,7 @@ impl<'a> BoxBounds<'a> {
                     //   λ D max(u - m, 0)   when λ < 0.
                     // The new coefficient of x is λ lo (rounded and paid
                     // for below), the rest goes into the constant.
-                    let (l, u) = &self.values[j];
+                    let (l, u) = &self.values[reads[0]];
                     for t in 0..a.len() {
                         let lam = a[t].clone();
                         if lam.is_zero() {
@@ -855,14 +1167,32 @@ impl<'a> BoxBounds<'a> {
                         a[t] = round_and_pay(&(&lam * k_lo), lt, ut, &mut cst);
                     }
                     cst = round_dyadic(&cst, false);
+                    add_into(&mut coef[reads[0]], a);
                 }
             }
         }
-        let (lo, hi) = &self.values[0];
-        for ((c, l), u) in a.iter().zip(lo).zip(hi) {
-            cst += &(if c.is_positive() { c * l } else { c * u });
+        if let Some(a) = &coef[0] {
+            let (lo, hi) = &self.values[0];
+            for ((c, l), u) in a.iter().zip(lo).zip(hi) {
+                cst += &(if c.is_positive() { c * l } else { c * u });
+            }
         }
         cst
+    }
+}
+
+/// Adds the coefficients `v` into `slot` (which takes them as they are when
+/// it has none yet: on a chain, a move).
+fn add_into(slot: &mut Option<Vec<Q>>, v: Vec<Q>) {
+    match slot {
+        None => *slot = Some(v),
+        Some(acc) => {
+            for (x, y) in acc.iter_mut().zip(&v) {
+                if !y.is_zero() {
+                    *x += y;
+                }
+            }
+        }
     }
 }
 
@@ -888,7 +1218,8 @@ pub fn check_proof(
     property: &Property,
     evidence: &Evidence,
 ) -> Result<CheckReport, CheckError> {
-    let (input_dim, layers) = lower(graph)?;
+    let net = lower(graph)?;
+    let input_dim = net.input_dim;
     if input_dim != property.num_inputs {
         return fail(
             "model",
@@ -896,7 +1227,7 @@ pub fn check_proof(
         );
     }
     // The width of every ReLU layer, for the splits to name.
-    let relu_widths: Vec<usize> = widths_of_relus(input_dim, &layers);
+    let relu_widths: Vec<usize> = widths_of_relus(&net);
     let mut report = CheckReport::default();
     let mut tasks = Vec::new();
     for (ci, case) in property.cases.iter().enumerate() {
@@ -1041,7 +1372,7 @@ pub fn check_proof(
     let outcomes: Vec<Result<Vec<Checked>, CheckError>> = tasks
         .par_iter()
         .map(|t| {
-            check_node(&layers, &property.cases[t.case].output, t).map_err(|reason| CheckError {
+            check_node(&net, &property.cases[t.case].output, t).map_err(|reason| CheckError {
                 place: t.place.clone(),
                 reason,
             })
@@ -1068,18 +1399,9 @@ struct Visit<'a> {
     path: String,
 }
 
-/// The width of every ReLU layer, in order.
-fn widths_of_relus(input_dim: usize, layers: &[ExactLayer]) -> Vec<usize> {
-    let mut width = input_dim;
-    let mut out = Vec::new();
-    for layer in layers {
-        match layer {
-            ExactLayer::Affine { b, .. } => width = b.len(),
-            ExactLayer::Relu => out.push(width),
-            ExactLayer::Scale { .. } => {} // element-wise: the width stays
-        }
-    }
-    out
+/// The width of every ReLU layer (of the value it reads), in order.
+fn widths_of_relus(net: &Net) -> Vec<usize> {
+    net.relus.iter().map(|&j| net.widths[net.src(j)]).collect()
 }
 
 /// A ReLU phase fixed on a region: (ReLU layer ordinal, neuron, active).
@@ -1096,11 +1418,7 @@ struct Task<'a> {
 }
 
 /// Checks every refutation of a node, computing the box's bounds once.
-fn check_node(
-    layers: &[ExactLayer],
-    disjuncts: &[Vec<Constraint>],
-    t: &Task,
-) -> Result<Vec<Checked>, String> {
+fn check_node(net: &Net, disjuncts: &[Vec<Constraint>], t: &Task) -> Result<Vec<Checked>, String> {
     let mut bounds: Option<BoxBounds> = None;
     let mut out = Vec::with_capacity(t.refutations.len());
     for r in t.refutations {
@@ -1113,14 +1431,14 @@ fn check_node(
                 return Err("a box bound is not finite".into());
             }
             bounds = Some(BoxBounds::new(
-                layers,
+                net,
                 t.lo.iter().map(|&v| q(v)).collect(),
                 t.hi.iter().map(|&v| q(v)).collect(),
                 &t.phases,
             ));
         }
         if let Some(bb) = &bounds {
-            out.push(check_refutation(layers, disjuncts, bb, r)?);
+            out.push(check_refutation(net, disjuncts, bb, r)?);
         }
     }
     Ok(out)
@@ -1136,7 +1454,7 @@ enum Checked {
 
 /// Checks one refutation on a box whose bounds `bb` holds.
 fn check_refutation(
-    layers: &[ExactLayer],
+    net: &Net,
     disjuncts: &[Vec<Constraint>],
     bb: &BoxBounds,
     r: &Refutation,
@@ -1185,7 +1503,7 @@ fn check_refutation(
                         .or_insert_with(|| BigRational::from_integer(0.into())) += &m * coef;
                 }
             }
-            let out_bounds = &bb.values[layers.len()];
+            let out_bounds = &bb.values[net.output];
             let n_out = out_bounds.0.len();
             if combined.keys().any(|i| *i >= n_out) {
                 return Err(format!(
@@ -1217,19 +1535,10 @@ fn check_refutation(
             }
             // Optional optimised slopes: any value in [0, 1] is a valid lower
             // line, so they only need to be in range.
-            let n_relu_layers = layers
-                .iter()
-                .filter(|l| matches!(l, ExactLayer::Relu))
-                .count();
             let mut slopes = Vec::with_capacity(relu_slopes.len());
             for (i, layer_slopes) in relu_slopes.iter().enumerate() {
-                let width = layers
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, l)| matches!(l, ExactLayer::Relu))
-                    .nth(i)
-                    .map(|(j, _)| bb.values[j].0.len());
-                let fits = i < n_relu_layers
+                let width = net.relus.get(i).map(|&j| net.widths[net.src(j)]);
+                let fits = width.is_some()
                     && (layer_slopes.is_empty() || Some(layer_slopes.len()) == width)
                     && layer_slopes.iter().all(|v| (0.0..=1.0).contains(v));
                 if !fits {
@@ -1239,9 +1548,7 @@ fn check_refutation(
                 }
                 slopes.push(layer_slopes.iter().map(|&v| q(v)).collect());
             }
-            substituted += bb
-                .backward_with(layers.len(), coeffs, &slopes)
-                .to_rational();
+            substituted += bb.backward_with(net.output, coeffs, &slopes).to_rational();
             // The checker's bound: the larger of back-substitution and the
             // interval bound of the output.
             let lower = substituted.max(interval);
@@ -1267,7 +1574,8 @@ fn check_refutation(
 /// arithmetic) meets the disjunct.
 ///
 /// Piecewise-linear networks (Gemm, Conv2d, AveragePool over power-of-two
-/// counts, the element-wise constant ops, ReLU, reshapes) plus BatchNorm;
+/// counts, the element-wise constant ops, ReLU, reshapes, Sum and Concat of
+/// computed values, over a DAG) plus BatchNorm;
 /// MaxPool and the smooth activations are refused. A BatchNorm factor
 /// `scale / sqrt(var + epsilon)` is known only up to its exact enclosure, so
 /// the network is evaluated on intervals, exactly (no rounding): the result
@@ -1281,7 +1589,8 @@ pub fn check_counterexample(
     property: &Property,
     cex: &Counterexample,
 ) -> Result<(), CheckError> {
-    let (input_dim, layers) = lower(graph)?;
+    let net = lower(graph)?;
+    let input_dim = net.input_dim;
     let place = "counterexample";
     if cex.input.len() != input_dim || cex.input.iter().any(|v| !v.is_finite()) {
         return fail(
@@ -1306,13 +1615,15 @@ pub fn check_counterexample(
         }
     }
     // The exact range of every value, starting from the point input.
-    let (mut lo, mut hi) = (input.clone(), input);
-    for layer in &layers {
-        (lo, hi) = match layer {
-            ExactLayer::Affine { w, b } => exact_interval_affine(w, b, &lo, &hi),
+    let mut values: Vec<(Vec<Q>, Vec<Q>)> = Vec::with_capacity(net.layers.len() + 1);
+    values.push((input.clone(), input));
+    for (layer, reads) in net.layers.iter().zip(&net.reads) {
+        let (lo, hi) = &values[reads[0]];
+        let next = match layer {
+            ExactLayer::Affine { w, b } => exact_interval_affine(w, b, lo, hi),
             ExactLayer::Relu => (
-                lo.into_iter().map(|t| t.max(Q::zero())).collect(),
-                hi.into_iter().map(|t| t.max(Q::zero())).collect(),
+                lo.iter().map(|t| t.clone().max(Q::zero())).collect(),
+                hi.iter().map(|t| t.clone().max(Q::zero())).collect(),
             ),
             ExactLayer::Scale {
                 lo: k_lo,
@@ -1324,8 +1635,27 @@ pub fn check_counterexample(
                     exact_interval_scale(&k_lo[t], &k_hi[t], &mean[t], &beta[t], &lo[t], &hi[t])
                 })
                 .unzip(),
+            ExactLayer::Sum => {
+                // Exact: the sum of the inputs' ends.
+                let (mut sl, mut su) = (lo.clone(), hi.clone());
+                for &v in &reads[1..] {
+                    sl.iter_mut().zip(&values[v].0).for_each(|(a, b)| *a += b);
+                    su.iter_mut().zip(&values[v].1).for_each(|(a, b)| *a += b);
+                }
+                (sl, su)
+            }
+            ExactLayer::Concat { outer, chunks } => {
+                let los: Vec<&[Q]> = reads.iter().map(|&v| &values[v].0[..]).collect();
+                let his: Vec<&[Q]> = reads.iter().map(|&v| &values[v].1[..]).collect();
+                (
+                    concat_parts(*outer, chunks, &los),
+                    concat_parts(*outer, chunks, &his),
+                )
+            }
         };
+        values.push(next);
     }
+    let (lo, hi) = &values[net.output];
     let y_lo: Vec<BigRational> = lo.iter().map(Dyadic::to_rational).collect();
     let y_hi: Vec<BigRational> = hi.iter().map(Dyadic::to_rational).collect();
     // Whether `c` holds at every point of the output box (with the exact
@@ -1470,7 +1800,7 @@ mod tests {
         // A wide enclosure, so that the factor's uncertainty matters.
         for (k_lo, k_hi) in [(0.5, 0.75), (-0.75, -0.5), (-0.25, 0.5)] {
             let (m, beta) = (0.25, -1.0);
-            let layers = [scale_layer(k_lo, k_hi, m, beta)];
+            let net = Net::chain(1, vec![scale_layer(k_lo, k_hi, m, beta)]);
             for (l, u) in [
                 (-1.0, 2.0),
                 (0.5, 2.0),
@@ -1478,7 +1808,7 @@ mod tests {
                 (-1.0, 0.25),
                 (0.25, 0.25),
             ] {
-                let bb = BoxBounds::new(&layers, vec![q(l)], vec![q(u)], &[]);
+                let bb = BoxBounds::new(&net, vec![q(l)], vec![q(u)], &[]);
                 // k (x - m) + beta is bilinear in (k, x): its extremes over
                 // the rectangle are at the corners.
                 let corners: Vec<Q> = [(k_lo, l), (k_lo, u), (k_hi, l), (k_hi, u)]
@@ -1517,7 +1847,7 @@ mod tests {
         // bounds of z are [-2, 2], back-substitution gives [0, 0]. Only the
         // second affine layer feeds a non-linear layer, after a Scale.
         for last in [ExactLayer::Relu, scale_layer(1.0, 1.0, 0.0, 0.0)] {
-            let layers = [
+            let layers = vec![
                 scale_layer(1.0, 1.0, 0.0, 0.0),
                 ExactLayer::Affine {
                     w: vec![vec![Q::one()], vec![-&Q::one()]],
@@ -1529,9 +1859,121 @@ mod tests {
                 },
                 last,
             ];
-            let bb = BoxBounds::new(&layers, vec![q(-1.0)], vec![q(1.0)], &[]);
+            let net = Net::chain(1, layers);
+            let bb = BoxBounds::new(&net, vec![q(-1.0)], vec![q(1.0)], &[]);
             assert_eq!(bb.values[2], (vec![q(-1.0), q(-1.0)], vec![q(1.0), q(1.0)]));
             assert_eq!(bb.values[3], (vec![Q::zero()], vec![Q::zero()]));
         }
+    }
+
+    #[test]
+    fn the_concat_index_map_follows_the_multi_index() {
+        // Inputs of shapes [2, d_k, 3] concatenated along axis 1: output
+        // element (a, off_k + i, b) is element (a, i, b) of input k.
+        let dims = [2usize, 1, 3];
+        let (outer, inner) = (2usize, 3usize);
+        let parts: Vec<Vec<(usize, usize)>> = dims
+            .iter()
+            .enumerate()
+            .map(|(k, &d)| (0..outer * d * inner).map(|e| (k, e)).collect())
+            .collect();
+        let chunks: Vec<usize> = dims.iter().map(|d| d * inner).collect();
+        let slices: Vec<&[(usize, usize)]> = parts.iter().map(Vec::as_slice).collect();
+        let out = concat_parts(outer, &chunks, &slices);
+        let total: usize = dims.iter().sum();
+        assert_eq!(out.len(), outer * total * inner);
+        for a in 0..outer {
+            let mut off = 0;
+            for (k, &d) in dims.iter().enumerate() {
+                for i in 0..d {
+                    for b in 0..inner {
+                        let o = (a * total + off + i) * inner + b;
+                        assert_eq!(out[o], (k, (a * d + i) * inner + b), "{a} {k} {i} {b}");
+                    }
+                }
+                off += d;
+            }
+        }
+        // Splitting undoes it.
+        let flat: Vec<Q> = (0..out.len()).map(|e| q(e as f64)).collect();
+        let split = split_concat(outer, &chunks, flat);
+        for (o, &(k, e)) in out.iter().enumerate() {
+            assert_eq!(split[k][e], q(o as f64));
+        }
+    }
+
+    fn affine(w: &[&[f64]]) -> ExactLayer {
+        ExactLayer::Affine {
+            w: w.iter()
+                .map(|r| r.iter().map(|&v| q(v)).collect())
+                .collect(),
+            b: vec![Q::zero(); w.len()],
+        }
+    }
+
+    #[test]
+    fn back_substitution_accumulates_over_every_consumer() {
+        // v1 = scale(x) = x, v2 = -v1, v3 = v1 + v2 (Sum) or v3 =
+        // (v1, v2) (Concat) then v4 = v3_0 + v3_1; then a ReLU. The interval
+        // bounds give [-2, 2], back-substitution (v1 gets coefficients from
+        // two consumers) 0.
+        for (concat, first_scale) in [(false, true), (true, true), (false, false), (true, false)] {
+            // Without a first Scale, nothing is tightened (the interval
+            // bounds stay loose: the tightening is what makes them 0).
+            let first = if first_scale {
+                scale_layer(1.0, 1.0, 0.0, 0.0)
+            } else {
+                affine(&[&[1.0]])
+            };
+            let mut layers = vec![first, affine(&[&[-1.0]])];
+            let mut reads = vec![vec![0], vec![1]];
+            if concat {
+                layers.push(ExactLayer::Concat {
+                    outer: 1,
+                    chunks: vec![1, 1],
+                });
+                reads.push(vec![1, 2]);
+                layers.push(affine(&[&[1.0, 1.0]]));
+                reads.push(vec![3]);
+            } else {
+                layers.push(ExactLayer::Sum);
+                reads.push(vec![1, 2]);
+            }
+            let z = layers.len();
+            layers.push(ExactLayer::Relu);
+            reads.push(vec![z]);
+            let net = Net::new(1, layers, reads, z + 1).unwrap();
+            assert_eq!(net.tighten[z], first_scale);
+            assert!(!net.tighten[2] && !net.tighten[1]);
+            let bb = BoxBounds::new(&net, vec![q(-1.0)], vec![q(1.0)], &[]);
+            let expected = if first_scale { 0.0 } else { 2.0 };
+            assert_eq!(
+                bb.values[z],
+                (vec![q(-expected)], vec![q(expected)]),
+                "{concat} {first_scale}"
+            );
+            // The objective v_z itself: 0 by back-substitution.
+            assert_eq!(bb.backward(z, vec![Q::one()]), Q::zero());
+            assert_eq!(bb.backward(z, vec![-&Q::one()]), Q::zero());
+        }
+    }
+
+    #[test]
+    fn bad_dags_are_refused() {
+        let sum_of = |w1: usize| {
+            let layers = vec![affine(&vec![&[1.0][..]; w1]), ExactLayer::Sum];
+            Net::new(1, layers, vec![vec![0], vec![0, 1]], 2)
+        };
+        assert!(sum_of(1).is_ok());
+        assert!(sum_of(2).is_err(), "a Sum of widths 1 and 2");
+        let later = Net::new(1, vec![ExactLayer::Relu], vec![vec![1]], 1);
+        assert!(later.is_err(), "a layer reading its own output");
+        let concat = |chunks: Vec<usize>| {
+            let layers = vec![ExactLayer::Concat { outer: 1, chunks }];
+            Net::new(2, layers, vec![vec![0, 0]], 1)
+        };
+        assert_eq!(concat(vec![2, 2]).map(|n| n.widths[1]).ok(), Some(4));
+        assert!(concat(vec![2, 1]).is_err(), "a chunk that does not fit");
+        assert!(concat(vec![2]).is_err(), "one chunk for two inputs");
     }
 }

@@ -487,6 +487,11 @@ fn rewrites(lhs: &str, rhs: &str, cond: Cond, from: &Term, to: &Term) -> Result<
 /// The output rule the graph allows: the op producing the output, looking
 /// through Identity/Flatten/Reshape (same element order and count); a
 /// Softmax only when its axis spans all elements of its input.
+///
+/// A Sum or Concat of computed values (the graph may be a DAG) is no
+/// activation: an output made by one allows no output rule (a node that
+/// reads several values is refused before its op is looked at). The
+/// activation's own input may be any earlier value: `z` is that value.
 fn output_rule(graph: &Graph, shapes: &[Vec<usize>], n: usize) -> Option<&'static str> {
     let mut v = graph.output;
     loop {
@@ -506,6 +511,7 @@ fn output_rule(graph: &Graph, shapes: &[Vec<usize>], n: usize) -> Option<&'stati
             Op::Softmax { axis } => {
                 return (shape.get(*axis) == Some(&n)).then_some("output-softmax")
             }
+            Op::Sum | Op::Concat { .. } => return None,
             _ => return None,
         }
     }
@@ -892,6 +898,57 @@ mod tests {
         let chain = [z, "(Rewrite=> sigmoid-upper-le true)"];
         check_rewrite_chain(&g, z, &lines(&chain)).unwrap();
         rejected(&graph(None), z, &chain, "no z without an activation");
+    }
+
+    #[test]
+    fn dag_outputs_get_an_output_rule_only_from_an_activation() {
+        // x[1,2] -> fc -> relu -> Sum(relu, x) [-> relu | concat(x)].
+        let dag = |tail: &str| {
+            let mut b = GraphBuilder::new("t", "x", vec![1, 2]);
+            let w = arr2(&[[1.0, 0.0], [0.0, 1.0]]);
+            let h = b.push(
+                "fc",
+                Op::Gemm {
+                    weight: w,
+                    bias: None,
+                },
+                0,
+            );
+            let a = b.push("relu", Op::Relu, h);
+            let s = b.push_inputs("sum", Op::Sum, vec![a, 0], "s");
+            let out = match tail {
+                "relu" => b.push("out", Op::Relu, s),
+                "concat" => b.push_inputs("cat", Op::Concat { axis: 1 }, vec![s, 0], "c"),
+                "concat1" => b.push_inputs("cat", Op::Concat { axis: 1 }, vec![a], "c"),
+                _ => s,
+            };
+            b.finish(out).expect("valid graph")
+        };
+        let goal = "(<= 0 (idx y 1))";
+        let relu_chain = [
+            goal,
+            "(<= 0 (idx (Rewrite=> output-relu (relu z)) 1))",
+            "(<= 0 (Rewrite=> idx-relu (relu (idx z 1))))",
+            "(Rewrite=> relu-lower-le true)",
+        ];
+        // A ReLU after a residual Sum: y = relu(z), z the Sum's output.
+        check_rewrite_chain(&dag("relu"), goal, &lines(&relu_chain)).unwrap();
+        // A Sum or a Concat at the output is no activation (and a Concat of
+        // one value is not looked through): refused, no panic.
+        for tail in ["sum", "concat", "concat1"] {
+            let e = check_rewrite_chain(&dag(tail), goal, &lines(&relu_chain))
+                .expect_err("no output rule");
+            assert_eq!(e.place, "rewrite chain, line 2", "{tail}: {e}");
+            assert!(e.reason.contains("no recognised activation"), "{tail}: {e}");
+            // Rules that do not look at the graph still replay.
+            let c = "(<= 1/3 1/2)";
+            check_rewrite_chain(
+                &dag(tail),
+                c,
+                &lines(&[c, "(Rewrite=> const-le-true true)"]),
+            )
+            .unwrap();
+        }
     }
 
     #[test]

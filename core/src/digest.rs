@@ -98,7 +98,7 @@ impl Graph {
 
 fn encode_attributes(e: &mut Encoder, op: &Op) {
     match op {
-        Op::Flatten { axis } | Op::Softmax { axis } => e.usize(*axis),
+        Op::Flatten { axis } | Op::Softmax { axis } | Op::Concat { axis } => e.usize(*axis),
         Op::Reshape { shape } => e.usizes(shape),
         Op::Conv2d {
             strides,
@@ -141,7 +141,8 @@ fn encode_attributes(e: &mut Encoder, op: &Op) {
         | Op::Relu
         | Op::Sigmoid
         | Op::Tanh
-        | Op::Identity => {}
+        | Op::Identity
+        | Op::Sum => {}
     }
 }
 

@@ -63,8 +63,8 @@ fn too_many_elements(shape: &[usize]) -> String {
 /// Index of a value: 0 is the graph input, `i + 1` the output of node `i`.
 pub type ValueId = usize;
 
-/// One operation. Every op reads exactly one computed value; constants are
-/// stored in the op.
+/// One operation. Every op but [`Op::Sum`] and [`Op::Concat`] reads exactly
+/// one computed value; constants are stored in the op.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Op {
     /// `y = x · Wᵀ + b` over the last axis. `weight` is `[out, in]`,
@@ -138,6 +138,15 @@ pub enum Op {
     Softmax {
         axis: usize,
     },
+    /// `y = a + b + ...`: the element-wise sum of two or more computed values
+    /// of the same shape (a residual connection). ONNX `Add` and `Sum` of
+    /// computed tensors import to this.
+    Sum,
+    /// The concatenation of one or more computed values along `axis` (their
+    /// shapes agree on every other axis).
+    Concat {
+        axis: usize,
+    },
 }
 
 impl Op {
@@ -160,6 +169,79 @@ impl Op {
             Op::MaxPool { .. } => "MaxPool",
             Op::AveragePool { .. } => "AveragePool",
             Op::Softmax { .. } => "Softmax",
+            Op::Sum => "Sum",
+            Op::Concat { .. } => "Concat",
+        }
+    }
+
+    /// How many computed values the op reads: `(min, max)`.
+    pub fn arity(&self) -> (usize, usize) {
+        match self {
+            Op::Sum => (2, usize::MAX),
+            Op::Concat { .. } => (1, usize::MAX),
+            _ => (1, 1),
+        }
+    }
+
+    /// The output shape for inputs of shapes `inputs` (as many as the op
+    /// reads, see [`Op::arity`]), or why the op cannot take them.
+    pub fn output_shape_of(&self, inputs: &[&[usize]]) -> std::result::Result<Shape, String> {
+        let (min, max) = self.arity();
+        if inputs.len() < min || inputs.len() > max {
+            return Err(if min == max {
+                format!(
+                    "{} takes {min} input, the node lists {}",
+                    self.kind(),
+                    inputs.len()
+                )
+            } else {
+                format!(
+                    "{} takes at least {min} inputs, the node lists {}",
+                    self.kind(),
+                    inputs.len()
+                )
+            });
+        }
+        match self {
+            Op::Sum => {
+                let first = inputs[0];
+                if let Some(other) = inputs.iter().find(|s| *s != &first) {
+                    return Err(format!(
+                        "Sum of values of different shapes {first:?} and {other:?}; \
+                         the operands of a sum of computed values must have the same shape"
+                    ));
+                }
+                self.output_shape(first)
+            }
+            Op::Concat { axis } => {
+                let first = inputs[0];
+                if *axis >= first.len() {
+                    return Err(format!(
+                        "Concat axis {axis} is out of range for input rank {}",
+                        first.len()
+                    ));
+                }
+                let mut out = first.to_vec();
+                out[*axis] = 0;
+                for s in inputs {
+                    let agrees = s.len() == first.len()
+                        && s.iter()
+                            .zip(first.iter())
+                            .enumerate()
+                            .all(|(a, (x, y))| a == *axis || x == y);
+                    if !agrees {
+                        return Err(format!(
+                            "Concat along axis {axis} of shapes {first:?} and {s:?}, which differ on another axis"
+                        ));
+                    }
+                    out[*axis] = out[*axis].saturating_add(s[*axis]);
+                }
+                if element_count(&out).is_none() {
+                    return Err(format!("the output's {}", too_many_elements(&out)));
+                }
+                Ok(out)
+            }
+            _ => self.output_shape(inputs[0]),
         }
     }
 
@@ -202,7 +284,9 @@ impl Op {
             | Op::Reshape { .. }
             | Op::MaxPool { .. }
             | Op::AveragePool { .. }
-            | Op::Softmax { .. } => {}
+            | Op::Softmax { .. }
+            | Op::Sum
+            | Op::Concat { .. } => {}
         }
         out
     }
@@ -259,7 +343,8 @@ impl Op {
                     )
                 })
             }
-            Op::Relu | Op::Sigmoid | Op::Tanh | Op::Identity => Ok(input.to_vec()),
+            Op::Relu | Op::Sigmoid | Op::Tanh | Op::Identity | Op::Sum => Ok(input.to_vec()),
+            Op::Concat { .. } => Ok(input.to_vec()),
             Op::Flatten { axis } => {
                 if *axis > input.len() {
                     return Err(format!(
@@ -477,7 +562,8 @@ pub struct Node {
     /// The node's name (the ONNX node name, or a generated one).
     pub name: String,
     pub op: Op,
-    /// The values the op reads (exactly one for every op today).
+    /// The values the op reads (one, except for [`Op::Sum`] and
+    /// [`Op::Concat`]).
     pub inputs: Vec<ValueId>,
     /// The name of the value this node produces.
     pub output_name: String,
@@ -513,24 +599,16 @@ impl Graph {
                 name: node.name.clone(),
                 op: node.op.kind().to_string(),
             };
-            if node.inputs.len() != 1 {
-                return Err(Error::invalid(format!(
-                    "{} takes one input, the node lists {}",
-                    node.op.kind(),
-                    node.inputs.len()
-                ))
-                .at(at()));
-            }
-            let src = node.inputs[0];
-            if src > i {
+            if let Some(&src) = node.inputs.iter().find(|&&src| src > i) {
                 return Err(Error::invalid(format!(
                     "reads value {src}, which is not computed before this node"
                 ))
                 .at(at()));
             }
+            let ins: Vec<&[usize]> = node.inputs.iter().map(|&v| shapes[v].as_slice()).collect();
             let shape = node
                 .op
-                .output_shape(&shapes[src])
+                .output_shape_of(&ins)
                 .map_err(|m| Error::invalid(m).at(at()))?;
             shapes.push(shape);
         }
@@ -698,6 +776,24 @@ impl GraphBuilder {
         self.graph.nodes.len()
     }
 
+    /// Appends `op` reading several values (for [`Op::Sum`] and
+    /// [`Op::Concat`]); returns the new value's id.
+    pub fn push_inputs(
+        &mut self,
+        name: impl Into<String>,
+        op: Op,
+        inputs: Vec<ValueId>,
+        output_name: impl Into<String>,
+    ) -> ValueId {
+        self.graph.nodes.push(Node {
+            name: name.into(),
+            op,
+            inputs,
+            output_name: output_name.into(),
+        });
+        self.graph.nodes.len()
+    }
+
     /// The node that produces value `id` (`id >= 1`).
     pub fn node(&self, id: ValueId) -> &Node {
         &self.graph.nodes[id - 1]
@@ -738,15 +834,24 @@ impl fmt::Display for Graph {
         writeln!(f, "layers:")?;
         for (i, node) in self.nodes.iter().enumerate() {
             let params = node.op.param_count();
+            let ins: Vec<String> = node
+                .inputs
+                .iter()
+                .map(|&v| format!("{:?}", shapes[v]))
+                .collect();
             write!(
                 f,
-                "  {:>3}  {:<12} {:<28} {:?} -> {:?}",
+                "  {:>3}  {:<12} {:<28} {} -> {:?}",
                 i,
                 node.op.kind(),
                 node.name,
-                shapes[node.inputs[0]],
+                ins.join(" + "),
                 shapes[i + 1]
             )?;
+            if node.inputs.len() > 1 || node.inputs.first() != Some(&i) {
+                let names: Vec<&str> = node.inputs.iter().map(|&v| self.value_name(v)).collect();
+                write!(f, "  (reads {})", names.join(", "))?;
+            }
             if params > 0 {
                 write!(f, "  ({params} params)")?;
             }

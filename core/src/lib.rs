@@ -5,6 +5,7 @@
 //! - [`graph`]: the IR — one [`Graph`](graph::Graph) type, one [`Op`](graph::Op)
 //!   enum, shape inference and validation;
 //! - [`digest`]: the canonical sha256 model digest;
+//! - [`maxpool`]: max pooling rewritten with ReLUs, for the bound methods;
 //! - importers, each returning the IR or a typed [`Error`]: [`onnx`], [`nnet`],
 //!   [`safetensors_io`] (weights by name);
 //! - [`spec`] and [`vnnlib`]: the property AST and the VNN-LIB parser;
@@ -25,6 +26,7 @@ pub mod digest;
 pub mod error;
 pub mod graph;
 pub mod lang;
+pub mod maxpool;
 pub mod nnet;
 pub mod onnx;
 pub mod safetensors_io;

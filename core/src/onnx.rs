@@ -40,8 +40,9 @@ pub const OPSET_RANGE: (i64, i64) = (8, 17);
 /// The opset [`to_bytes`] writes.
 pub const EXPORT_OPSET: i64 = 13;
 
-const SUPPORTED_OPS: &str = "Add, AveragePool, BatchNormalization, Constant, Conv, Div, Flatten, \
-Gemm, Identity, MatMul, MaxPool, Mul, Relu, Reshape, Sigmoid, Softmax, Sub, Tanh";
+const SUPPORTED_OPS: &str = "Add, AveragePool, BatchNormalization, Concat, Constant, Conv, Div, \
+Flatten, Gemm, Identity, MatMul, MaxPool, Mul, Relu, Reshape, Sigmoid, Softmax, Squeeze, Sub, Sum, \
+Tanh, Unsqueeze";
 
 /// Loads an ONNX model file.
 pub fn load(path: &Path) -> Result<Graph> {
@@ -391,6 +392,29 @@ impl Importer {
         Ok(id)
     }
 
+    /// [`Self::push`] for an op of several inputs.
+    fn push_inputs(
+        &mut self,
+        builder: &mut GraphBuilder,
+        name: &str,
+        op: Op,
+        inputs: Vec<ValueId>,
+        output_name: &str,
+    ) -> Result<ValueId> {
+        let ins: Vec<&[usize]> = inputs.iter().map(|&v| self.shapes[v].as_slice()).collect();
+        let shape = op.output_shape_of(&ins).map_err(Error::invalid)?;
+        let id = builder.push_inputs(name, op, inputs, output_name);
+        self.shapes.push(shape);
+        Ok(id)
+    }
+
+    /// Every input of `node`, each a computed value.
+    fn all_computed(&self, node: &NodeProto) -> Result<Vec<ValueId>> {
+        (0..node.input.len())
+            .map(|i| self.computed(node, i))
+            .collect()
+    }
+
     fn input(&self, node: &NodeProto, i: usize) -> Result<&Value> {
         let name = node
             .input
@@ -460,6 +484,30 @@ impl Importer {
             node.name.clone()
         };
         let id = self.push(builder, &name, op, input, &out)?;
+        self.values.insert(out, Value::Computed(id));
+        Ok(())
+    }
+
+    /// [`Self::emit`] for an op of several inputs.
+    fn emit_inputs(
+        &mut self,
+        builder: &mut GraphBuilder,
+        node: &NodeProto,
+        op: Op,
+        inputs: Vec<ValueId>,
+    ) -> Result<()> {
+        let out = node
+            .output
+            .first()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| Error::invalid("the node has no output"))?
+            .clone();
+        let name = if node.name.is_empty() {
+            out.clone()
+        } else {
+            node.name.clone()
+        };
+        let id = self.push_inputs(builder, &name, op, inputs, &out)?;
         self.values.insert(out, Value::Computed(id));
         Ok(())
     }
@@ -537,6 +585,49 @@ impl Importer {
                 }
             }
             "Conv" => self.import_conv(builder, node, &attrs),
+            "Sum" => {
+                let xs = self
+                    .all_computed(node)
+                    .map_err(|e| e.with_hint("Sum is supported over computed tensors only"))?;
+                match xs.as_slice() {
+                    [] => Err(Error::invalid("Sum has no input")),
+                    [x] => self.emit(builder, node, Op::Identity, *x),
+                    _ => self.emit_inputs(builder, node, Op::Sum, xs),
+                }
+            }
+            "Concat" => {
+                let xs = self
+                    .all_computed(node)
+                    .map_err(|e| e.with_hint("Concat is supported over computed tensors only"))?;
+                let rank = xs
+                    .first()
+                    .map(|&x| self.shapes[x].len())
+                    .ok_or_else(|| Error::invalid("Concat has no input"))?;
+                if attrs.get("axis").is_none() {
+                    return Err(Error::invalid("Concat needs its 'axis' attribute"));
+                }
+                let axis = normalize_axis(attrs.int("axis", 0)?, rank)?;
+                self.emit_inputs(builder, node, Op::Concat { axis }, xs)
+            }
+            "Squeeze" | "Unsqueeze" => {
+                let x = self.computed(node, 0)?;
+                let axes = match self.optional_input(node, 1)? {
+                    Some(Value::Const(Const::I64(a))) => Some(a.iter().copied().collect()),
+                    Some(_) => {
+                        return Err(Error::unsupported(format!(
+                            "{}'s axes (input 1) must be a constant int64 tensor",
+                            node.op_type
+                        )))
+                    }
+                    None => attrs.ints_opt("axes")?,
+                };
+                let shape = squeeze_shape(
+                    &self.shapes[x],
+                    axes.as_deref(),
+                    node.op_type == "Unsqueeze",
+                )?;
+                self.emit(builder, node, Op::Reshape { shape }, x)
+            }
             "BatchNormalization" => {
                 if node.output.iter().skip(1).any(|o| !o.is_empty()) {
                     return Err(Error::unsupported(
@@ -607,9 +698,31 @@ impl Importer {
             (Value::Const(_), Value::Const(_)) => Err(Error::unsupported(format!(
                 "{op} of integer constants is not supported"
             ))),
-            (Value::Computed(_), Value::Computed(_)) => Err(Error::unsupported(format!(
-                "{op} of two computed tensors is not supported; one operand must be a constant"
-            ))),
+            (Value::Computed(a), Value::Computed(b)) => match op {
+                // A residual connection.
+                "Add" => self.emit_inputs(builder, node, Op::Sum, vec![a, b]),
+                // a - b = a + (-1) b: exact in reals and in float32
+                // (negation is exact).
+                "Sub" => {
+                    let name = format!(
+                        "{}_neg",
+                        node.output.first().map_or("sub", |s| s.as_str())
+                    );
+                    let neg = self.push(
+                        builder,
+                        &name,
+                        Op::Mul {
+                            c: ArrayD::from_elem(IxDyn(&[]), -1.0),
+                        },
+                        b,
+                        &name,
+                    )?;
+                    self.emit_inputs(builder, node, Op::Sum, vec![a, neg])
+                }
+                _ => Err(Error::unsupported(format!(
+                    "{op} of two computed tensors is not supported (not piecewise linear); one operand must be a constant"
+                ))),
+            },
             (Value::Computed(x), Value::Const(c)) => {
                 let c = f32_const(c, op)?;
                 if op == "Add" && self.fuse_bias(builder, node, x, &c)? {
@@ -1007,6 +1120,57 @@ fn resolve_reshape(input: &[usize], target: &[i64], allow_zero: bool) -> Result<
     Ok(out)
 }
 
+/// The shape after ONNX `Squeeze` (drop the listed axes of length 1, or
+/// every axis of length 1 when `axes` is `None`) or `Unsqueeze` (insert an
+/// axis of length 1 at each listed position of the output).
+fn squeeze_shape(input: &[usize], axes: Option<&[i64]>, unsqueeze: bool) -> Result<Shape> {
+    if unsqueeze {
+        let axes = axes.ok_or_else(|| Error::invalid("Unsqueeze needs its axes"))?;
+        let rank = input.len() + axes.len();
+        let mut at = Vec::with_capacity(axes.len());
+        for &a in axes {
+            let a = normalize_axis(a, rank)?;
+            if at.contains(&a) {
+                return Err(Error::invalid(format!("Unsqueeze lists axis {a} twice")));
+            }
+            at.push(a);
+        }
+        let mut dims = input.iter();
+        return Ok((0..rank)
+            .map(|i| {
+                if at.contains(&i) {
+                    1
+                } else {
+                    *dims.next().expect("rank = input rank + listed axes")
+                }
+            })
+            .collect());
+    }
+    let drop: Vec<usize> = match axes {
+        None => (0..input.len()).filter(|&i| input[i] == 1).collect(),
+        Some(axes) => {
+            let mut v = Vec::new();
+            for &a in axes {
+                let a = normalize_axis(a, input.len())?;
+                if input[a] != 1 {
+                    return Err(Error::invalid(format!(
+                        "Squeeze of axis {a}, of length {} in shape {input:?}; only axes of length 1 can be squeezed",
+                        input[a]
+                    )));
+                }
+                v.push(a);
+            }
+            v
+        }
+    };
+    Ok(input
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !drop.contains(i))
+        .map(|(_, &d)| d)
+        .collect())
+}
+
 fn normalize_axis(axis: i64, rank: usize) -> Result<usize> {
     let r = rank as i64;
     let a = if axis < 0 { axis + r } else { axis };
@@ -1370,12 +1534,13 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
         .push(value_info(&graph.input.name, &graph.input.shape));
     let value_name = |id: ValueId| graph.value_name(id).to_string();
     for node in &graph.nodes {
-        let x = value_name(node.inputs[0]);
         let out = node.output_name.clone();
         let mut n = NodeProto::new();
         n.name = node.name.clone();
         n.output.push(out.clone());
-        n.input.push(x);
+        for &v in &node.inputs {
+            n.input.push(value_name(v));
+        }
         let mut init = |suffix: &str, t: TensorProto| -> String {
             let name = format!("{}_{suffix}", node.name);
             let mut t = t;
@@ -1490,6 +1655,11 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
             }
             Op::Softmax { axis } => {
                 n.op_type = "Softmax".into();
+                n.attribute.push(int_attr("axis", *axis as i64));
+            }
+            Op::Sum => n.op_type = "Sum".into(),
+            Op::Concat { axis } => {
+                n.op_type = "Concat".into();
                 n.attribute.push(int_attr("axis", *axis as i64));
             }
         }

@@ -861,3 +861,48 @@ impl LeanProject {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axiom_core::graph::{GraphBuilder, Op};
+    use ndarray::arr2;
+
+    #[test]
+    fn a_residual_network_exports_and_passes_the_structural_check() {
+        let mut b = GraphBuilder::new("res", "x", vec![2]);
+        let h = b.push(
+            "fc",
+            Op::Gemm {
+                weight: arr2(&[[1.0, -1.0], [0.5, 1.0]]),
+                bias: None,
+            },
+            0,
+        );
+        let h = b.push("relu", Op::Relu, h);
+        let y = b.push_inputs("skip", Op::Sum, vec![h, 0], "y");
+        let g = b.finish(y).unwrap();
+        let models = [ModelInput {
+            name: "res".into(),
+            graph: &g,
+            obligations: vec![ObligationInput {
+                name: "open_one".into(),
+                text: "prove open_one: ...".into(),
+                statement: Err("not stated here".into()),
+                verdict: AxiomVerdict::Unknown,
+                witness: None,
+                certificate: None,
+            }],
+        }];
+        let project = export(&models, "test", &ExportOptions::default()).unwrap();
+        let problems = structure::check(&project);
+        assert!(problems.is_empty(), "{problems:?}");
+        let network = project
+            .files
+            .iter()
+            .find(|(path, _)| path.ends_with("/Network.lean"))
+            .map(|(_, text)| text)
+            .unwrap();
+        assert!(network.contains("let v3 := vadd v2 x"), "{network}");
+    }
+}

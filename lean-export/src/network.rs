@@ -5,10 +5,13 @@
 //! `Gemm` (a dense layer; only on values whose leading dimensions are all
 //! 1), `Add`, `Sub`, `Mul` and `Div` by constants (broadcast to the value's
 //! shape, written out element by element; `Div` as multiplication by the
-//! exact reciprocal), `Relu`, and the layout ops `Identity`, `Flatten` and
-//! `Reshape`, which do not change the row-major element order. Sigmoid,
-//! Tanh and Softmax have no exact definition over the rationals in Lean
-//! core, and Conv2d, BatchNorm and the pools are not exported yet: a model
+//! exact reciprocal), `Relu`, `Sum` of computed values (a residual
+//! connection: `vadd` of the values' `let`s, left to right), and the layout
+//! ops `Identity`, `Flatten`, `Reshape` and the `Concat` of one value, which
+//! do not change the row-major element order. Every node is one `let`, so a
+//! node may read any earlier value. Sigmoid, Tanh and Softmax have no exact
+//! definition over the rationals in Lean core, and Conv2d, BatchNorm, the
+//! pools and the `Concat` of several values are not exported yet: a model
 //! with any of them is refused with the reason.
 
 use crate::number;
@@ -69,14 +72,25 @@ pub fn network(graph: &Graph) -> Result<LeanNetwork, ExportError> {
     let mut names = Vec::new();
     let mut lets = Vec::new();
     let mut numbers = 0usize;
-    for (i, node) in graph.nodes.iter().enumerate() {
-        let input = node.inputs.first().copied().unwrap_or(0);
-        let arg = if input == 0 {
+    let value = |v: usize| {
+        if v == 0 {
             "x".to_string()
         } else {
-            format!("v{input}")
-        };
+            format!("v{v}")
+        }
+    };
+    for (i, node) in graph.nodes.iter().enumerate() {
         let what = format!("layer {i} ({} {})", node.op.kind(), node.name);
+        let (min, max) = node.op.arity();
+        if node.inputs.len() < min || node.inputs.len() > max || node.inputs.iter().any(|&v| v > i)
+        {
+            return Err(ExportError::Unsupported(format!(
+                "{what}: reads values {:?}, not {min} earlier value(s)",
+                node.inputs
+            )));
+        }
+        let input = node.inputs[0];
+        let arg = value(input);
         let mut constant = |suffix: &str, ty: &str, body: String, count: usize| {
             let name = format!("layer{i}_{suffix}");
             let _ = writeln!(
@@ -155,11 +169,28 @@ pub fn network(graph: &Graph) -> Result<LeanNetwork, ExportError> {
                 format!("vmul {arg} {name}")
             }
             Op::Relu => format!("vrelu {arg}"),
+            // ((a + b) + c) ..., exact over the rationals (the order does not
+            // matter there); the operands have the same shape.
+            Op::Sum => {
+                let mut acc = arg;
+                for (k, &v) in node.inputs[1..].iter().enumerate() {
+                    acc = if k == 0 {
+                        format!("vadd {acc} {}", value(v))
+                    } else {
+                        format!("vadd ({acc}) {}", value(v))
+                    };
+                }
+                acc
+            }
             Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => arg,
+            Op::Concat { .. } if node.inputs.len() == 1 => arg,
             other => {
                 let why = match other {
                     Op::Sigmoid | Op::Tanh | Op::Softmax { .. } => {
                         "it has no exact definition over the rationals in Lean core"
+                    }
+                    Op::Concat { .. } => {
+                        "the Lean export does not support the concatenation of several values yet"
                     }
                     _ => "the Lean export does not support it yet",
                 };
@@ -200,4 +231,104 @@ pub fn network(graph: &Graph) -> Result<LeanNetwork, ExportError> {
         relu_output,
         numbers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axiom_core::graph::GraphBuilder;
+    use ndarray::{arr1, arr2};
+
+    /// `y = fc2(relu(fc1(x))) + x`.
+    fn residual() -> Graph {
+        let mut b = GraphBuilder::new("res", "x", vec![2]);
+        let h = b.push(
+            "fc1",
+            Op::Gemm {
+                weight: arr2(&[[1.0, -1.0], [0.5, 1.0], [0.0, 2.0]]),
+                bias: Some(arr1(&[0.0, 0.25, -1.0])),
+            },
+            0,
+        );
+        let h = b.push("relu1", Op::Relu, h);
+        let h = b.push(
+            "fc2",
+            Op::Gemm {
+                weight: arr2(&[[1.0, 0.5, 0.0], [0.0, 0.0, -2.0]]),
+                bias: None,
+            },
+            h,
+        );
+        let y = b.push_inputs("skip", Op::Sum, vec![h, 0], "y");
+        b.finish(y).unwrap()
+    }
+
+    #[test]
+    fn a_residual_sum_is_vadd_of_earlier_lets() {
+        let net = network(&residual()).unwrap();
+        assert!(
+            net.network.contains("  let v4 := vadd v3 x\n  v4\n"),
+            "{}",
+            net.network
+        );
+        assert!(net
+            .network
+            .contains("  let v1 := dense layer0_w layer0_b x\n"));
+        assert_eq!((net.inputs, net.outputs, net.relu_output), (2, 2, false));
+
+        // Three operands, added left to right; a node that reads an earlier
+        // value than the previous one.
+        let mut b = GraphBuilder::new("t", "x", vec![2]);
+        let r = b.push("relu", Op::Relu, 0);
+        let n = b.push(
+            "neg",
+            Op::Mul {
+                c: ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), -1.0),
+            },
+            0,
+        );
+        let y = b.push_inputs("sum", Op::Sum, vec![r, n, 0], "y");
+        let net = network(&b.finish(y).unwrap()).unwrap();
+        assert!(
+            net.network.contains("  let v2 := vmul x layer1_mul\n"),
+            "{}",
+            net.network
+        );
+        assert!(
+            net.network
+                .contains("  let v3 := vadd (vadd v1 v2) x\n  v3\n"),
+            "{}",
+            net.network
+        );
+    }
+
+    #[test]
+    fn a_concat_of_several_values_is_refused_with_the_node_named() {
+        let mut b = GraphBuilder::new("t", "x", vec![1, 2]);
+        let r = b.push("relu", Op::Relu, 0);
+        let y = b.push_inputs("join_here", Op::Concat { axis: 1 }, vec![r, 0], "y");
+        let err = network(&b.finish(y).unwrap()).unwrap_err().to_string();
+        assert!(
+            err.contains("layer 1 (Concat join_here)")
+                && err.contains("concatenation of several values"),
+            "{err}"
+        );
+        // The concatenation of one value is that value.
+        let mut b = GraphBuilder::new("t", "x", vec![1, 2]);
+        let r = b.push("relu", Op::Relu, 0);
+        let y = b.push_inputs("one", Op::Concat { axis: 1 }, vec![r], "y");
+        let net = network(&b.finish(y).unwrap()).unwrap();
+        assert!(net.network.contains("  let v2 := v1\n"), "{}", net.network);
+    }
+
+    #[test]
+    fn a_node_reading_a_value_not_computed_before_it_is_refused() {
+        let mut g = residual();
+        g.nodes[3].inputs = vec![3, 4];
+        let err = network(&g).unwrap_err().to_string();
+        assert!(
+            err.contains("skip") && err.contains("not computed before"),
+            "{err}"
+        );
+    }
 }

@@ -21,13 +21,13 @@
 //! use ndarray::{arr1, arr2};
 //!
 //! // y = relu(x0 + x1 - 1.5) on [0, 1]^2; unsafe when y >= 0.4.
-//! let net = Network {
-//!     input_dim: 2,
-//!     layers: vec![
+//! let net = Network::chain(
+//!     2,
+//!     vec![
 //!         Layer::Linear { w: arr2(&[[1.0, 1.0]]), b: arr1(&[-1.5]) },
 //!         Layer::Relu,
 //!     ],
-//! };
+//! );
 //! let unsafe_set = [Disjunct {
 //!     constraints: vec![OutputConstraint {
 //!         coeffs: vec![-1.0],
@@ -47,6 +47,7 @@ use std::ops::Range;
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
+use crate::bounds::SparseRows;
 use crate::deadline::Deadline;
 use crate::network::{sigmoid, Layer, Network};
 use crate::problem::Disjunct;
@@ -162,8 +163,10 @@ pub fn attack_box(
         return (Vec::new(), 0);
     }
     let objective = Objective::new(disjuncts, out_dim);
+    let sparse = crate::bounds::sparse_layers(net);
     let mut attack = Attack {
         net,
+        sparse: &sparse,
         bounds: &bounds,
         objective: &objective,
         rng: SplitMix64::new(opts.seed),
@@ -249,14 +252,21 @@ impl SearchBox {
 
 /// The output width of `net`, or `None` when its layers do not fit together.
 fn checked_output_dim(net: &Network) -> Option<usize> {
-    let mut width = net.input_dim;
-    for layer in &net.layers {
-        match layer {
+    if net.inputs.len() != net.layers.len() {
+        return None;
+    }
+    let mut widths = vec![net.input_dim];
+    for (j, (layer, ins)) in net.layers.iter().zip(&net.inputs).enumerate() {
+        if ins.is_empty() || ins.iter().any(|&v| v > j) {
+            return None;
+        }
+        let width = widths[ins[0]];
+        let out = match layer {
             Layer::Linear { w, b } => {
                 if w.ncols() != width || b.len() != w.nrows() {
                     return None;
                 }
-                width = w.nrows();
+                w.nrows()
             }
             Layer::BatchNorm {
                 k_lo,
@@ -267,11 +277,28 @@ fn checked_output_dim(net: &Network) -> Option<usize> {
                 if [k_lo.len(), k_hi.len(), mean.len(), beta.len()] != [width; 4] {
                     return None;
                 }
+                width
             }
-            Layer::Relu | Layer::Sigmoid | Layer::Tanh => {}
-        }
+            Layer::Relu | Layer::Sigmoid | Layer::Tanh => width,
+            Layer::Sum => {
+                if ins.iter().any(|&v| widths[v] != width) {
+                    return None;
+                }
+                width
+            }
+            Layer::Concat { from } => {
+                if from
+                    .iter()
+                    .any(|&(k, t)| ins.get(k).is_none_or(|&v| t >= widths[v]))
+                {
+                    return None;
+                }
+                from.len()
+            }
+        };
+        widths.push(out);
     }
-    Some(width)
+    widths.last().copied()
 }
 
 /// All constraints of all disjuncts as one matrix, so a batch of outputs is
@@ -385,6 +412,8 @@ impl Pool {
 /// One run of [`attack_box`].
 struct Attack<'a> {
     net: &'a Network,
+    /// The sparse rows of the network's sparse linear layers.
+    sparse: &'a [Option<SparseRows>],
     bounds: &'a SearchBox,
     objective: &'a Objective,
     rng: SplitMix64,
@@ -464,7 +493,9 @@ impl Attack<'_> {
                     };
                 }
             }
-            let z = self.objective.values(&forward(self.net, x.clone()));
+            let z = self
+                .objective
+                .values(&forward(self.net, self.sparse, x.clone()));
             self.evaluations += n as u64;
             for (r, zr) in z.axis_iter(Axis(0)).enumerate() {
                 let (m, di) = self.objective.margin(zr);
@@ -528,7 +559,7 @@ impl Attack<'_> {
             if rows.is_empty() || opts.deadline.passed() {
                 break;
             }
-            let trace = forward_trace(self.net, x.select(Axis(0), &rows));
+            let trace = forward_trace(self.net, self.sparse, x.select(Axis(0), &rows));
             let Some(y) = trace.last() else { break };
             let z = self.objective.values(y);
             self.evaluations += rows.len() as u64;
@@ -561,7 +592,7 @@ impl Attack<'_> {
                 }
                 stepping[a] = true;
             }
-            let grad = input_gradient(self.net, &trace, g);
+            let grad = input_gradient(self.net, self.sparse, &trace, g);
             for (a, &r) in rows.iter().enumerate() {
                 if !stepping[a] {
                     continue;
@@ -609,48 +640,90 @@ fn step_fraction(t: usize, steps: usize, first: f64, last: f64) -> f64 {
 }
 
 /// The outputs `[points, outputs]` of a batch of inputs `[points, inputs]`.
-fn forward(net: &Network, x: Array2<f64>) -> Array2<f64> {
-    net.layers.iter().fold(x, apply)
+fn forward(net: &Network, sparse: &[Option<SparseRows>], x: Array2<f64>) -> Array2<f64> {
+    forward_trace(net, sparse, x)
+        .pop()
+        .expect("the input is a value")
 }
 
 /// The input and every layer's output for a batch of inputs.
-fn forward_trace(net: &Network, x: Array2<f64>) -> Vec<Array2<f64>> {
+fn forward_trace(net: &Network, sparse: &[Option<SparseRows>], x: Array2<f64>) -> Vec<Array2<f64>> {
     let mut trace = Vec::with_capacity(net.layers.len() + 1);
     trace.push(x);
-    for layer in &net.layers {
-        if let Some(v) = trace.last() {
-            let next = apply(v.clone(), layer);
-            trace.push(next);
-        }
+    for (j, (layer, ins)) in net.layers.iter().zip(&net.inputs).enumerate() {
+        let next = apply(&trace, ins, layer, sparse.get(j).and_then(Option::as_ref));
+        trace.push(next);
     }
     trace
 }
 
-fn apply(v: Array2<f64>, layer: &Layer) -> Array2<f64> {
+fn apply(
+    trace: &[Array2<f64>],
+    ins: &[usize],
+    layer: &Layer,
+    sparse: Option<&SparseRows>,
+) -> Array2<f64> {
+    let v = &trace[ins[0]];
     match layer {
         Layer::Linear { w, b } => {
-            let mut out = v.dot(&w.t());
+            let mut out = match sparse {
+                Some(rows) => rows.right_product(v.view(), false),
+                None => v.dot(&w.t()),
+            };
             out += b;
             out
         }
-        Layer::Relu => v.mapv_into(|t| t.max(0.0)),
-        Layer::Sigmoid => v.mapv_into(sigmoid),
-        Layer::Tanh => v.mapv_into(f64::tanh),
+        Layer::Relu => v.mapv(|t| t.max(0.0)),
+        Layer::Sigmoid => v.mapv(sigmoid),
+        Layer::Tanh => v.mapv(f64::tanh),
         // The lower end of the factor's enclosure: a candidate is re-checked
         // exactly before it is reported, so this needs no soundness.
         Layer::BatchNorm {
             k_lo, mean, beta, ..
         } => (v - mean) * k_lo + beta,
+        Layer::Sum => {
+            let mut y = v.clone();
+            for &o in &ins[1..] {
+                y += &trace[o];
+            }
+            y
+        }
+        Layer::Concat { from } => Array2::from_shape_fn((v.nrows(), from.len()), |(p, e)| {
+            let (k, t) = from[e];
+            trace[ins[k]][[p, t]]
+        }),
     }
 }
 
 /// Back-propagates row gradients `g` `[points, outputs]` through the layers
-/// of a [`forward_trace`], giving the gradients with respect to the inputs.
-fn input_gradient(net: &Network, trace: &[Array2<f64>], mut g: Array2<f64>) -> Array2<f64> {
+/// of a [`forward_trace`], giving the gradients with respect to the inputs
+/// (a value read by several layers gets the sum of their gradients).
+fn input_gradient(
+    net: &Network,
+    sparse: &[Option<SparseRows>],
+    trace: &[Array2<f64>],
+    g: Array2<f64>,
+) -> Array2<f64> {
+    let k = net.layers.len();
+    let mut grads: Vec<Option<Array2<f64>>> = vec![None; k + 1];
+    grads[k] = Some(g);
+    let add_into = |slot: &mut Option<Array2<f64>>, g: Array2<f64>| match slot {
+        None => *slot = Some(g),
+        Some(acc) => *acc += &g,
+    };
     for (i, layer) in net.layers.iter().enumerate().rev() {
+        let Some(mut g) = grads[i + 1].take() else {
+            continue;
+        };
+        let ins = &net.inputs[i];
         let out = &trace[i + 1];
         match layer {
-            Layer::Linear { w, .. } => g = g.dot(w),
+            Layer::Linear { w, .. } => {
+                g = match sparse.get(i).and_then(Option::as_ref) {
+                    Some(rows) => rows.left_product(g.view()),
+                    None => g.dot(w),
+                }
+            }
             Layer::Relu => g.zip_mut_with(out, |gv, &o| {
                 if o <= 0.0 {
                     *gv = 0.0;
@@ -659,9 +732,33 @@ fn input_gradient(net: &Network, trace: &[Array2<f64>], mut g: Array2<f64>) -> A
             Layer::Sigmoid => g.zip_mut_with(out, |gv, &s| *gv *= s * (1.0 - s)),
             Layer::Tanh => g.zip_mut_with(out, |gv, &t| *gv *= 1.0 - t * t),
             Layer::BatchNorm { k_lo, .. } => g *= k_lo,
+            Layer::Sum => {
+                for &v in &ins[1..] {
+                    add_into(&mut grads[v], g.clone());
+                }
+            }
+            Layer::Concat { from } => {
+                let mut parts: Vec<Array2<f64>> = ins
+                    .iter()
+                    .map(|&v| Array2::zeros((g.nrows(), trace[v].ncols())))
+                    .collect();
+                for (e, &(kk, t)) in from.iter().enumerate() {
+                    let col = g.column(e).to_owned();
+                    let mut dst = parts[kk].column_mut(t);
+                    dst += &col;
+                }
+                let mut parts = parts.into_iter();
+                g = parts.next().expect("a concatenation reads a value");
+                for (&v, part) in ins[1..].iter().zip(parts) {
+                    add_into(&mut grads[v], part);
+                }
+            }
         }
+        add_into(&mut grads[ins[0]], g);
     }
-    g
+    grads[0]
+        .take()
+        .unwrap_or_else(|| Array2::zeros((trace[0].nrows(), net.input_dim)))
 }
 
 /// SplitMix64 (Steele, Lea and Flood): small, fast and good enough to
@@ -718,10 +815,7 @@ mod tests {
     /// y = relu(x0 + x1 - 1.8) on [0, 1]^2; unsafe when y >= 0.15, that is
     /// x0 + x1 >= 1.95: a corner of area 0.00125.
     fn corner_instance() -> (Network, Vec<Disjunct>) {
-        let net = Network {
-            input_dim: 2,
-            layers: vec![linear(&[&[1.0, 1.0]], &[-1.8]), Layer::Relu],
-        };
+        let net = Network::chain(2, vec![linear(&[&[1.0, 1.0]], &[-1.8]), Layer::Relu]);
         let d = vec![Disjunct {
             constraints: vec![constraint(&[-1.0], 0.15)],
         }];
@@ -731,9 +825,9 @@ mod tests {
     /// y = |x0 - 0.3| + |x1 - 0.7| (through ReLUs) on [0, 1]^2; unsafe when
     /// y <= 0.01: a small diamond inside the box, away from corners.
     fn diamond_instance() -> (Network, Vec<Disjunct>) {
-        let net = Network {
-            input_dim: 2,
-            layers: vec![
+        let net = Network::chain(
+            2,
+            vec![
                 linear(
                     &[&[1.0, 0.0], &[-1.0, 0.0], &[0.0, 1.0], &[0.0, -1.0]],
                     &[-0.3, 0.3, -0.7, 0.7],
@@ -741,7 +835,7 @@ mod tests {
                 Layer::Relu,
                 linear(&[&[1.0, 1.0, 1.0, 1.0]], &[0.0]),
             ],
-        };
+        );
         let d = vec![Disjunct {
             constraints: vec![constraint(&[1.0], -0.01)],
         }];
@@ -813,16 +907,16 @@ mod tests {
     fn descends_through_sigmoid_and_tanh() {
         // y0 = tanh(x0 - x1), y1 = sigmoid(x0 + x1); unsafe when
         // y0 <= -0.9 and y1 >= 0.7 (x1 large, x0 mid).
-        let net = Network {
-            input_dim: 2,
-            layers: vec![
+        let net = Network::chain(
+            2,
+            vec![
                 linear(&[&[1.0, -1.0], &[1.0, 1.0]], &[0.0, 0.0]),
                 Layer::Tanh,
                 linear(&[&[1.0, 0.0], &[0.0, 1.0]], &[0.0, 0.0]),
                 Layer::Sigmoid,
                 linear(&[&[1.0, 0.0], &[0.0, 1.0]], &[0.0, 0.0]),
             ],
-        };
+        );
         // After the sigmoid: s(tanh(x0 - x1)) <= s(-0.9) and
         // s(tanh(x0 + x1)) >= s(0.5).
         let d = vec![Disjunct {
@@ -841,9 +935,9 @@ mod tests {
 
     #[test]
     fn input_gradient_matches_finite_differences() {
-        let net = Network {
-            input_dim: 3,
-            layers: vec![
+        let net = Network::chain(
+            3,
+            vec![
                 linear(&[&[0.5, -1.0, 2.0], &[1.5, 0.25, -0.75]], &[0.1, -0.2]),
                 Layer::Tanh,
                 linear(&[&[1.0, -2.0], &[0.5, 0.5], &[-1.0, 1.0]], &[0.0, 0.3, 0.1]),
@@ -851,12 +945,18 @@ mod tests {
                 linear(&[&[1.0, 1.0, -1.0], &[2.0, -0.5, 0.25]], &[0.0, 0.0]),
                 Layer::Sigmoid,
             ],
-        };
+        );
         let x = [0.3, -0.2, 0.15];
         let seed = [1.0, -0.5];
-        let trace = forward_trace(&net, Array2::from_shape_vec((1, 3), x.to_vec()).unwrap());
+        let sparse = crate::bounds::sparse_layers(&net);
+        let trace = forward_trace(
+            &net,
+            &sparse,
+            Array2::from_shape_vec((1, 3), x.to_vec()).unwrap(),
+        );
         let g = input_gradient(
             &net,
+            &sparse,
             &trace,
             Array2::from_shape_vec((1, 2), seed.to_vec()).unwrap(),
         );
@@ -869,7 +969,7 @@ mod tests {
             let fd = (f(&up) - f(&down)) / (2.0 * h);
             assert!((fd - g[[0, j]]).abs() < 1e-6, "{j}: {fd} vs {}", g[[0, j]]);
         }
-        let batched = forward(&net, trace[0].clone());
+        let batched = forward(&net, &sparse, trace[0].clone());
         for (a, b) in batched.row(0).iter().zip(net.eval(&x)) {
             assert!((a - b).abs() < 1e-12, "{a} vs {b}");
         }
@@ -878,10 +978,7 @@ mod tests {
     #[test]
     fn a_safe_property_gives_no_violation() {
         // y = relu(x); unsafe set y <= -1 is unreachable.
-        let net = Network {
-            input_dim: 1,
-            layers: vec![linear(&[&[1.0]], &[0.0]), Layer::Relu],
-        };
+        let net = Network::chain(1, vec![linear(&[&[1.0]], &[0.0]), Layer::Relu]);
         let d = vec![Disjunct {
             constraints: vec![constraint(&[1.0], 1.0)],
         }];
@@ -933,10 +1030,7 @@ mod tests {
             attack_box(&net, &[0.0, 0.0], &[1.0, 1.0], &d, &opts, 0),
             (vec![], 0)
         );
-        let broken = Network {
-            input_dim: 2,
-            layers: vec![linear(&[&[1.0, 1.0, 1.0]], &[0.0])],
-        };
+        let broken = Network::chain(2, vec![linear(&[&[1.0, 1.0, 1.0]], &[0.0])]);
         assert_eq!(
             attack_box(&broken, &[0.0, 0.0], &[1.0, 1.0], &d, &opts, 3),
             (vec![], 0)

@@ -282,7 +282,7 @@ fn unstable_relus(net: &crate::Network, bb: &BatchBounds, row: usize) -> usize {
         .enumerate()
         .filter(|(_, l)| matches!(l, crate::Layer::Relu))
         .map(|(k, _)| {
-            let pre = &bb.values[k];
+            let pre = &bb.values[net.src(k)];
             (0..pre.lower.ncols())
                 .filter(|&t| pre.lower[[row, t]] < 0.0 && pre.upper[[row, t]] > 0.0)
                 .count()
@@ -306,10 +306,8 @@ impl Search<'_> {
         let spec = &self.property.cases[case.index];
         let relu_bounds: Vec<(Vec<f64>, Vec<f64>)> = (0..net.layers.len())
             .map(|k| {
-                (
-                    bb.values[k].lower.row(row).to_vec(),
-                    bb.values[k].upper.row(row).to_vec(),
-                )
+                let pre = &bb.values[net.src(k)];
+                (pre.lower.row(row).to_vec(), pre.upper.row(row).to_vec())
             })
             .collect();
         let mut refutations = Vec::new();
@@ -1077,10 +1075,22 @@ fn sensitivity(
     net: &crate::Network,
     bb: &BatchBounds,
     row: usize,
-    mut g: Vec<f64>,
+    g: Vec<f64>,
     mut at_relu: impl FnMut(usize, &[f64]),
 ) -> Vec<f64> {
+    let k = net.layers.len();
+    // Per value, the sum over the layers that read it.
+    let mut gs: Vec<Option<Vec<f64>>> = vec![None; k + 1];
+    gs[k] = Some(g);
+    let add_into = |slot: &mut Option<Vec<f64>>, g: Vec<f64>| match slot {
+        None => *slot = Some(g),
+        Some(acc) => acc.iter_mut().zip(g).for_each(|(a, b)| *a += b),
+    };
     for (j, layer) in net.layers.iter().enumerate().rev() {
+        let Some(mut g) = gs[j + 1].take() else {
+            continue;
+        };
+        let ins = &net.inputs[j];
         match layer {
             crate::Layer::Linear { w, .. } => {
                 let mut next = vec![0.0; w.ncols()];
@@ -1096,7 +1106,7 @@ fn sensitivity(
             }
             crate::Layer::Relu => {
                 at_relu(j, &g);
-                let pre = &bb.values[j];
+                let pre = &bb.values[ins[0]];
                 for (t, gt) in g.iter_mut().enumerate() {
                     if pre.upper[[row, t]] <= 0.0 {
                         *gt = 0.0;
@@ -1110,9 +1120,29 @@ fn sensitivity(
                     *gt *= lo.abs().max(hi.abs());
                 }
             }
+            crate::Layer::Sum => {
+                for &v in &ins[1..] {
+                    add_into(&mut gs[v], g.clone());
+                }
+            }
+            crate::Layer::Concat { from } => {
+                let mut parts: Vec<Vec<f64>> = ins
+                    .iter()
+                    .map(|&v| vec![0.0; bb.values[v].lower.ncols()])
+                    .collect();
+                for (&x, &(kk, t)) in g.iter().zip(from) {
+                    parts[kk][t] += x;
+                }
+                let mut parts = parts.into_iter();
+                g = parts.next().expect("a concatenation reads a value");
+                for (&v, part) in ins[1..].iter().zip(parts) {
+                    add_into(&mut gs[v], part);
+                }
+            }
         }
+        add_into(&mut gs[ins[0]], g);
     }
-    g
+    gs[0].take().unwrap_or_else(|| vec![0.0; net.input_dim])
 }
 
 /// The unstable ReLU to split on box `row`, by a BaBSR-like score: the
@@ -1134,7 +1164,7 @@ fn relu_branch(
     }
     let mut best: Option<(f64, Branch)> = None;
     sensitivity(net, bb, row, g, |j, g| {
-        let pre = &bb.values[j];
+        let pre = &bb.values[net.src(j)];
         for (t, gt) in g.iter().enumerate() {
             let (l, u) = (pre.lower[[row, t]], pre.upper[[row, t]]);
             if l < 0.0 && u > 0.0 && l.is_finite() && u.is_finite() {

@@ -38,6 +38,14 @@
 //!   `d >= k_hi - k_lo`; the intercepts take those ends, and the rounding of
 //!   `β - k_lo m` and of the sums is paid for with a margin.
 //!
+//! - A sum of computed values (a residual connection) adds their bounds
+//!   with the same dot-product bound (a dot product with ones). Going
+//!   backwards, a value read by several layers gets the sum of their
+//!   coefficients; computing that sum `fl(A₁ + A₂)` errs by at most
+//!   `U |fl(A₁ + A₂)|` per entry, paid for as `U (|fl(A₁ + A₂)|) M` in the
+//!   slack, `M` the value's magnitude. Concatenation only moves
+//!   coefficients.
+//!
 //! Any NaN or infinity makes a bound `-inf`/`+inf`, which proves nothing.
 
 use ndarray::{s, Array2, Array3, ArrayView2};
@@ -159,9 +167,11 @@ pub fn bound_batch_with_phases(
         upper: upper.to_owned(),
     }];
     let mut seen_activation = false;
+    let consumers = net.consumers();
     for (i, layer) in net.layers.iter().enumerate() {
+        let src = net.src(i);
         if matches!(layer, Layer::Relu) {
-            let pre = &mut values[i];
+            let pre = &mut values[src];
             for (bi, fixes) in phases.iter().enumerate() {
                 for f in fixes.iter().filter(|f| f.layer == i) {
                     if f.active {
@@ -174,27 +184,50 @@ pub fn bound_batch_with_phases(
                 }
             }
         }
-        let prev = &values[i];
-        let next = match layer {
-            Layer::Linear { w, b } => {
-                let mut vb = interval_linear(prev, w, b);
-                let feeds_activation = net.layers.get(i + 1).is_some_and(|l| !l.is_linear());
-                if method == Method::Crown
-                    && seen_activation
-                    && feeds_activation
-                    && !deadline.passed()
-                {
-                    let width = w.nrows();
+        let prev = &values[src];
+        let next = if layer.is_linear() {
+            let mut vb = match layer {
+                Layer::Linear { w, b } => interval_linear(prev, w, b, sparse[i].as_ref()),
+                Layer::Sum => interval_sum(&values, &net.inputs[i]),
+                Layer::Concat { from } => interval_concat(&values, &net.inputs[i], from),
+                _ => unreachable!("linear layers"),
+            };
+            let feeds_activation = consumers[i + 1]
+                .iter()
+                .any(|&c| net.layers[c].is_elementwise());
+            if method == Method::Crown && seen_activation && feeds_activation && !deadline.passed()
+            {
+                // Only ReLUs read the value: a neuron whose interval bounds
+                // are already on one side of 0 on every box is stable, and
+                // tighter bounds would not change its (exact) relaxation.
+                let only_relus = consumers[i + 1]
+                    .iter()
+                    .all(|&c| matches!(net.layers[c], Layer::Relu));
+                let neurons: Vec<usize> = (0..vb.lower.ncols())
+                    .filter(|&t| {
+                        !only_relus
+                            || (0..vb.lower.nrows())
+                                .any(|bi| vb.lower[[bi, t]] < 0.0 && vb.upper[[bi, t]] > 0.0)
+                    })
+                    .collect();
+                if !neurons.is_empty() {
+                    let width = vb.lower.ncols();
                     let (lo, hi) =
-                        crown_value_bounds(net, &sparse, &values, i + 1, width, deadline);
-                    tighten(&mut vb, &lo, &hi);
+                        crown_value_bounds(net, &sparse, &values, i + 1, width, &neurons, deadline);
+                    for (n, &t) in neurons.iter().enumerate() {
+                        for bi in 0..vb.lower.nrows() {
+                            let l = &mut vb.lower[[bi, t]];
+                            *l = l.max(lo[[bi, n]]);
+                            let u = &mut vb.upper[[bi, t]];
+                            *u = u.min(hi[[bi, n]]);
+                        }
+                    }
                 }
-                vb
             }
-            act => {
-                seen_activation = true;
-                interval_activation(prev, act)
-            }
+            vb
+        } else {
+            seen_activation = true;
+            interval_activation(prev, layer)
         };
         values.push(next);
     }
@@ -272,14 +305,14 @@ fn finish_upper(value: f64, slack: f64) -> f64 {
     }
 }
 
-fn tighten(vb: &mut ValueBounds, lo: &Array2<f64>, hi: &Array2<f64>) {
-    vb.lower.zip_mut_with(lo, |a, &b| *a = a.max(b));
-    vb.upper.zip_mut_with(hi, |a, &b| *a = a.min(b));
-}
-
 /// Interval bounds of `W v + b` for `v` in the box: center/radius form,
 /// `y = W c + b ± (|W| r)`, with the dot-product error bound folded in.
-fn interval_linear(prev: &ValueBounds, w: &Array2<f64>, b: &ndarray::Array1<f64>) -> ValueBounds {
+fn interval_linear(
+    prev: &ValueBounds,
+    w: &Array2<f64>,
+    b: &ndarray::Array1<f64>,
+    sparse: Option<&SparseRows>,
+) -> ValueBounds {
     let n = w.ncols();
     let g = gamma(n + 1);
     let c = &prev.lower * 0.5 + &prev.upper * 0.5;
@@ -293,10 +326,13 @@ fn interval_linear(prev: &ValueBounds, w: &Array2<f64>, b: &ndarray::Array1<f64>
     // q = r + g |c| covers the error of computing W c + b (with the |b| term
     // added below); one GEMM with |W| bounds both the radius and the error.
     let q = &r + &(c.mapv(f64::abs) * g);
-    let wt = w.t();
-    let absw = w.mapv(f64::abs);
-    let center = c.dot(&wt) + b;
-    let spread = q.dot(&absw.t());
+    let (center, spread) = match sparse {
+        Some(rows) => (
+            rows.right_product(c.view(), false) + b,
+            rows.right_product(q.view(), true),
+        ),
+        None => (c.dot(&w.t()) + b, q.dot(&w.mapv(f64::abs).t())),
+    };
     let babs = b.mapv(f64::abs) * g;
     let mut lower = center.clone();
     let mut upper = center;
@@ -312,6 +348,47 @@ fn interval_linear(prev: &ValueBounds, w: &Array2<f64>, b: &ndarray::Array1<f64>
             *hi = h;
         });
     ValueBounds { lower, upper }
+}
+
+/// Interval bounds of the sum of the values `ins` (all of one width): the
+/// sums of their bounds, with the dot-product error bound of a dot product
+/// with ones.
+fn interval_sum(values: &[ValueBounds], ins: &[usize]) -> ValueBounds {
+    let first = &values[ins[0]];
+    let mut lower = first.lower.clone();
+    let mut upper = first.upper.clone();
+    let mut lo_abs = first.lower.mapv(f64::abs);
+    let mut up_abs = first.upper.mapv(f64::abs);
+    for &v in &ins[1..] {
+        lower += &values[v].lower;
+        upper += &values[v].upper;
+        lo_abs.zip_mut_with(&values[v].lower, |a, &x| *a += x.abs());
+        up_abs.zip_mut_with(&values[v].upper, |a, &x| *a += x.abs());
+    }
+    let g = gamma(ins.len());
+    lower.zip_mut_with(&lo_abs, |l, &a| *l = finish_lower(*l, g * a));
+    upper.zip_mut_with(&up_abs, |u, &a| *u = finish_upper(*u, g * a));
+    ValueBounds { lower, upper }
+}
+
+/// Interval bounds of a concatenation: the inputs' bounds, moved.
+fn interval_concat(values: &[ValueBounds], ins: &[usize], from: &[(usize, usize)]) -> ValueBounds {
+    let batch = values[0].lower.nrows();
+    let pick = |upper: bool| {
+        Array2::from_shape_fn((batch, from.len()), |(bi, e)| {
+            let (k, t) = from[e];
+            let v = &values[ins[k]];
+            if upper {
+                v.upper[[bi, t]]
+            } else {
+                v.lower[[bi, t]]
+            }
+        })
+    };
+    ValueBounds {
+        lower: pick(false),
+        upper: pick(true),
+    }
 }
 
 /// Interval bounds through a monotone activation.
@@ -359,7 +436,9 @@ fn interval_activation(prev: &ValueBounds, act: &Layer) -> ValueBounds {
             }
             ValueBounds { lower, upper }
         }
-        Layer::Linear { .. } => unreachable!("interval_activation is called on activations only"),
+        Layer::Linear { .. } | Layer::Sum | Layer::Concat { .. } => {
+            unreachable!("interval_activation is called on activations only")
+        }
     }
 }
 
@@ -379,27 +458,31 @@ fn s_upper(v: f64, ceil: f64) -> f64 {
     }
 }
 
-/// Sound lower and upper bounds of value `k` (width `width`) by CROWN from
-/// the input: lower bounds of `+e_j · v_k` and of `-e_j · v_k` for every j.
+/// Sound lower and upper bounds of the elements `neurons` of value `k`
+/// (of width `width`) by
+/// CROWN from the input: lower bounds of `+e_t · v_k` and of `-e_t · v_k`
+/// for every listed `t`; column `n` of the results belongs to `neurons[n]`.
 fn crown_value_bounds(
     net: &Network,
     sparse: &[Option<SparseRows>],
     values: &[ValueBounds],
     k: usize,
     width: usize,
+    neurons: &[usize],
     deadline: &Deadline,
 ) -> (Array2<f64>, Array2<f64>) {
     let batch = values[0].lower.nrows();
-    let mut a = Array3::zeros((batch, 2 * width, width));
+    let count = neurons.len();
+    let mut a = Array3::zeros((batch, 2 * count, width));
     for bi in 0..batch {
-        for j in 0..width {
-            a[[bi, j, j]] = 1.0;
-            a[[bi, width + j, j]] = -1.0;
+        for (n, &t) in neurons.iter().enumerate() {
+            a[[bi, n, t]] = 1.0;
+            a[[bi, count + n, t]] = -1.0;
         }
     }
     let (lb, _) = crown_backward(net, sparse, values, k, a, None, deadline);
-    let lower = lb.slice(s![.., ..width]).to_owned();
-    let upper = lb.slice(s![.., width..]).mapv(|v| -v);
+    let lower = lb.slice(s![.., ..count]).to_owned();
+    let upper = lb.slice(s![.., count..]).mapv(|v| -v);
     (lower, upper)
 }
 
@@ -568,7 +651,9 @@ fn act_lines(act: &Layer, t: usize, l: f64, u: f64) -> (Line, Line) {
             mean,
             beta,
         } => batchnorm_lines(k_lo[t], k_hi[t], mean[t], beta[t], l, u),
-        Layer::Linear { .. } => unreachable!("act_lines is called on activations only"),
+        Layer::Linear { .. } | Layer::Sum | Layer::Concat { .. } => {
+            unreachable!("act_lines is called on activations only")
+        }
     }
 }
 
@@ -584,7 +669,7 @@ fn dtanh(x: f64) -> f64 {
 
 /// The non-zero entries of a matrix by row (compressed sparse rows), for
 /// products that skip its zeros.
-struct SparseRows {
+pub(crate) struct SparseRows {
     /// Row `t`'s entries are `start[t]..start[t + 1]` of `col` and `val`.
     start: Vec<usize>,
     col: Vec<usize>,
@@ -619,12 +704,12 @@ impl SparseRows {
         Some(sparse)
     }
 
-    /// `a · W` for `a` of shape `[rows, W's rows]`.
-    fn left_product(&self, a: ArrayView2<f64>) -> Array2<f64> {
+    /// `a · W` for `a` of shape `[rows, W's rows]`, rows in parallel.
+    pub(crate) fn left_product(&self, a: ArrayView2<f64>) -> Array2<f64> {
         let mut out = Array2::zeros((a.nrows(), self.ncols));
         ndarray::Zip::from(out.rows_mut())
             .and(a.rows())
-            .for_each(|mut o, arow| {
+            .par_for_each(|mut o, arow| {
                 for (t, &x) in arow.iter().enumerate() {
                     if x == 0.0 {
                         continue;
@@ -636,11 +721,32 @@ impl SparseRows {
             });
         out
     }
+
+    /// `m · Wᵀ` (with `|W|` when `abs`) for `m` of shape `[rows, W's
+    /// columns]`: per row of `m`, a dot product of at most W's column count
+    /// with each row of W.
+    pub(crate) fn right_product(&self, m: ArrayView2<f64>, abs: bool) -> Array2<f64> {
+        let nrows = self.start.len() - 1;
+        let mut out = Array2::zeros((m.nrows(), nrows));
+        ndarray::Zip::from(out.rows_mut())
+            .and(m.rows())
+            .par_for_each(|mut o, mrow| {
+                for (t, ot) in o.iter_mut().enumerate() {
+                    let mut sum = 0.0;
+                    for k in self.start[t]..self.start[t + 1] {
+                        let v = if abs { self.val[k].abs() } else { self.val[k] };
+                        sum += v * mrow[self.col[k]];
+                    }
+                    *ot = sum;
+                }
+            });
+        out
+    }
 }
 
 /// Per layer, the sparse rows of a sparse linear layer (`None` otherwise):
 /// computed once per call of the bound functions, not per back-substitution.
-fn sparse_layers(net: &Network) -> Vec<Option<SparseRows>> {
+pub(crate) fn sparse_layers(net: &Network) -> Vec<Option<SparseRows>> {
     net.layers
         .iter()
         .map(|l| match l {
@@ -664,13 +770,17 @@ fn crown_backward(
     sparse: &[Option<SparseRows>],
     values: &[ValueBounds],
     k: usize,
-    mut a: Array3<f64>,
+    a: Array3<f64>,
     alphas: Option<&Alphas>,
     deadline: &Deadline,
 ) -> (Array2<f64>, Array3<f64>) {
     let (batch, m, _) = a.dim();
     let mut cst = Array2::<f64>::zeros((batch, m));
     let mut slack = Array2::<f64>::zeros((batch, m));
+    // The coefficients on each value, summed over the layers that read it
+    // (absent until one does).
+    let mut coeffs: Vec<Option<Array3<f64>>> = vec![None; k + 1];
+    coeffs[k] = Some(a);
     for j in (0..k).rev() {
         if deadline.passed() {
             return (
@@ -678,16 +788,25 @@ fn crown_backward(
                 Array3::zeros((batch, m, values[0].lower.ncols())),
             );
         }
+        let Some(mut a) = coeffs[j + 1].take() else {
+            // No path from this layer to value k.
+            continue;
+        };
+        let src = net.src(j);
         match &net.layers[j] {
             Layer::Linear { w, b } => {
                 let n = w.nrows();
                 let g = gamma(n + 1);
-                // slack += γ · |A| (|W| M + |b|), M the magnitude of v_j.
-                let mag = values[j].magnitude();
-                let q = (mag.dot(&w.mapv(f64::abs).t()) * (1.0 + 2.0 * gamma(w.ncols()))
-                    + b.mapv(f64::abs))
-                .as_standard_layout()
-                .into_owned();
+                // slack += γ · |A| (|W| M + |b|), M the magnitude of the
+                // value the layer reads.
+                let mag = values[src].magnitude();
+                let abs_w_mag = match &sparse[j] {
+                    Some(rows) => rows.right_product(mag.view(), true),
+                    None => mag.dot(&w.mapv(f64::abs).t()),
+                };
+                let q = (abs_w_mag * (1.0 + 2.0 * gamma(w.ncols())) + b.mapv(f64::abs))
+                    .as_standard_layout()
+                    .into_owned();
                 let a_s = a.as_slice().expect("A is in standard layout");
                 let q_s = q.as_slice().expect("q is in standard layout");
                 let b_s = b.as_slice().expect("biases are contiguous");
@@ -727,8 +846,33 @@ fn crown_backward(
                     .into_shape_with_order((batch, m, w.ncols()))
                     .expect("GEMM output is in standard layout");
             }
+            Layer::Sum => {
+                // A · (v₁ + v₂ + ...) = A · v₁ + A · v₂ + ...: exact.
+                for &v in &net.inputs[j][1..] {
+                    accumulate(&mut coeffs, v, a.clone(), values, &mut slack);
+                }
+            }
+            Layer::Concat { from } => {
+                // Each output coefficient moves to the input element it came
+                // from: exact. (A value concatenated twice gets the sum.)
+                let ins = &net.inputs[j];
+                let mut parts: Vec<Array3<f64>> = ins
+                    .iter()
+                    .map(|&v| Array3::zeros((batch, m, values[v].lower.ncols())))
+                    .collect();
+                for (e, &(kk, t)) in from.iter().enumerate() {
+                    let col = a.slice(s![.., .., e]);
+                    let mut dst = parts[kk].slice_mut(s![.., .., t]);
+                    dst += &col;
+                }
+                let mut parts = parts.into_iter();
+                a = parts.next().expect("a concatenation reads a value");
+                for (&v, part) in ins[1..].iter().zip(parts) {
+                    accumulate(&mut coeffs, v, part, values, &mut slack);
+                }
+            }
             act => {
-                let pre = &values[j];
+                let pre = &values[src];
                 let n = pre.lower.ncols();
                 let inflate = 1.0 + 2.0 * gamma(n);
                 // Per neuron of one box: slope, intercept, and the weight of
@@ -803,7 +947,11 @@ fn crown_backward(
                 }
             }
         }
+        accumulate(&mut coeffs, src, a, values, &mut slack);
     }
+    let a = coeffs[0]
+        .take()
+        .unwrap_or_else(|| Array3::zeros((batch, m, values[0].lower.ncols())));
     // Concretise over the input box.
     let input = &values[0];
     let n0 = input.lower.ncols();
@@ -831,6 +979,37 @@ fn crown_backward(
 /// Lower slopes of the unstable ReLUs, per objective row: entry `j` is
 /// `Some([m, n_j])` for a ReLU layer `j` (values in `[0, 1]`), `None` for
 /// other layers. Every slope in `[0, 1]` gives a valid lower line.
+/// Adds coefficients `a` on value `v` to those already there. The first
+/// contribution is stored as it is; a later one is added in floating point,
+/// and the rounding, at most `U |fl(A₁ + A₂)|` per entry, is paid for in the
+/// slack as `U · |fl(A₁ + A₂)| · M` (`M` the value's magnitude), inflated.
+fn accumulate(
+    coeffs: &mut [Option<Array3<f64>>],
+    v: usize,
+    a: Array3<f64>,
+    values: &[ValueBounds],
+    slack: &mut Array2<f64>,
+) {
+    match &mut coeffs[v] {
+        slot @ None => *slot = Some(a),
+        Some(acc) => {
+            *acc += &a;
+            let mag = values[v].magnitude();
+            let n = mag.ncols();
+            let inflate = 1.0 + 2.0 * gamma(n);
+            for ((bi, r), sl) in slack.indexed_iter_mut() {
+                let row = acc.slice(s![bi, r, ..]);
+                let err: f64 = row
+                    .iter()
+                    .zip(mag.row(bi))
+                    .map(|(x, mt)| x.abs() * mt)
+                    .sum();
+                *sl += U * err * inflate * SLACK_INFLATE;
+            }
+        }
+    }
+}
+
 pub type Alphas = Vec<Option<Array2<f64>>>;
 
 /// Optimises the lower ReLU slopes of each objective row on one box (batch
@@ -863,7 +1042,7 @@ pub fn optimize_alphas(
         .enumerate()
         .map(|(j, layer)| {
             matches!(layer, Layer::Relu).then(|| {
-                let pre = &values[j];
+                let pre = &values[net.src(j)];
                 let n = pre.lower.ncols();
                 Array2::from_shape_fn((m, n), |(_, t)| {
                     if pre.upper[[0, t]] >= -pre.lower[[0, t]] {
@@ -923,10 +1102,20 @@ fn alpha_gradient(
     r: usize,
 ) -> Vec<Option<Vec<f64>>> {
     let k = net.layers.len();
-    // Backward, recording the coefficients entering each ReLU layer.
-    let mut a: Vec<f64> = c.to_vec();
+    let add_into = |slot: &mut Option<Vec<f64>>, a: Vec<f64>| match slot {
+        None => *slot = Some(a),
+        Some(acc) => acc.iter_mut().zip(a).for_each(|(x, y)| *x += y),
+    };
+    // Backward, recording the coefficients entering each activation layer;
+    // a value's coefficients are the sum over the layers that read it.
+    let mut coeffs: Vec<Option<Vec<f64>>> = vec![None; k + 1];
+    coeffs[k] = Some(c.to_vec());
     let mut lams: Vec<Option<Vec<f64>>> = vec![None; k];
     for j in (0..k).rev() {
+        let Some(mut a) = coeffs[j + 1].take() else {
+            continue;
+        };
+        let ins = &net.inputs[j];
         match &net.layers[j] {
             Layer::Linear { w, .. } => {
                 let mut next = vec![0.0; w.ncols()];
@@ -939,8 +1128,27 @@ fn alpha_gradient(
                 }
                 a = next;
             }
+            Layer::Sum => {
+                for &v in &ins[1..] {
+                    add_into(&mut coeffs[v], a.clone());
+                }
+            }
+            Layer::Concat { from } => {
+                let mut parts: Vec<Vec<f64>> = ins
+                    .iter()
+                    .map(|&v| vec![0.0; values[v].lower.ncols()])
+                    .collect();
+                for (&x, &(kk, t)) in a.iter().zip(from) {
+                    parts[kk][t] += x;
+                }
+                let mut parts = parts.into_iter();
+                a = parts.next().expect("a concatenation reads a value");
+                for (&v, part) in ins[1..].iter().zip(parts) {
+                    add_into(&mut coeffs[v], part);
+                }
+            }
             layer => {
-                let pre = &values[j];
+                let pre = &values[ins[0]];
                 lams[j] = Some(a.clone());
                 for (t, x) in a.iter_mut().enumerate() {
                     let (l, u) = (pre.lower[[0, t]], pre.upper[[0, t]]);
@@ -949,10 +1157,15 @@ fn alpha_gradient(
                 }
             }
         }
+        add_into(&mut coeffs[ins[0]], a);
     }
-    // Forward adjoint: g = d bound / d (coefficients on the current value).
+    // Forward adjoint: g_v = d bound / d (coefficients on value v), which is
+    // the relaxed network evaluated at the bound's minimising input.
     let input = &values[0];
-    let mut g: Vec<f64> = a
+    let a0 = coeffs[0]
+        .take()
+        .unwrap_or_else(|| vec![0.0; input.lower.ncols()]);
+    let first: Vec<f64> = a0
         .iter()
         .enumerate()
         .map(|(t, &x)| {
@@ -963,34 +1176,49 @@ fn alpha_gradient(
             }
         })
         .collect();
+    let mut gs: Vec<Vec<f64>> = vec![first];
     let mut grads = vec![None; k];
     for j in 0..k {
-        match &net.layers[j] {
-            Layer::Linear { w, b } => {
-                g = w
-                    .rows()
-                    .into_iter()
-                    .zip(b)
-                    .map(|(row, bt)| row.dot(&ndarray::ArrayView1::from(&g)) + bt)
-                    .collect();
+        let ins = &net.inputs[j];
+        let g = &gs[ins[0]];
+        let next = match &net.layers[j] {
+            Layer::Linear { w, b } => w
+                .rows()
+                .into_iter()
+                .zip(b)
+                .map(|(row, bt)| row.dot(&ndarray::ArrayView1::from(g)) + bt)
+                .collect(),
+            Layer::Sum => {
+                let mut y = g.clone();
+                for &v in &ins[1..] {
+                    y.iter_mut().zip(&gs[v]).for_each(|(a, b)| *a += b);
+                }
+                y
             }
-            layer => {
-                let pre = &values[j];
-                let lam = lams[j].as_ref().expect("recorded on the way back");
-                let mut grad = vec![0.0; g.len()];
-                for t in 0..g.len() {
-                    let (l, u) = (pre.lower[[0, t]], pre.upper[[0, t]]);
-                    let (slope, intercept) = line_for(layer, l, u, lam[t], alphas, j, r, t);
-                    if matches!(layer, Layer::Relu) && lam[t] >= 0.0 && l < 0.0 && u > 0.0 {
-                        grad[t] = g[t] * lam[t];
+            Layer::Concat { from } => from.iter().map(|&(kk, t)| gs[ins[kk]][t]).collect(),
+            layer => match lams[j].as_ref() {
+                // Not on a path to the objective: its lines do not matter.
+                None => vec![0.0; g.len()],
+                Some(lam) => {
+                    let pre = &values[ins[0]];
+                    let mut grad = vec![0.0; g.len()];
+                    let mut y = g.clone();
+                    for t in 0..g.len() {
+                        let (l, u) = (pre.lower[[0, t]], pre.upper[[0, t]]);
+                        let (slope, intercept) = line_for(layer, l, u, lam[t], alphas, j, r, t);
+                        if matches!(layer, Layer::Relu) && lam[t] >= 0.0 && l < 0.0 && u > 0.0 {
+                            grad[t] = g[t] * lam[t];
+                        }
+                        y[t] = g[t] * slope + intercept;
                     }
-                    g[t] = g[t] * slope + intercept;
+                    if matches!(layer, Layer::Relu) {
+                        grads[j] = Some(grad);
+                    }
+                    y
                 }
-                if matches!(layer, Layer::Relu) {
-                    grads[j] = Some(grad);
-                }
-            }
-        }
+            },
+        };
+        gs.push(next);
     }
     grads
 }
@@ -1025,9 +1253,9 @@ mod tests {
     use ndarray::{arr1, arr2};
 
     fn relu_net() -> Network {
-        Network {
-            input_dim: 2,
-            layers: vec![
+        Network::chain(
+            2,
+            vec![
                 Layer::Linear {
                     w: arr2(&[[1.0, 1.0], [1.0, -1.0], [-0.5, 2.0]]),
                     b: arr1(&[0.0, 0.5, -0.25]),
@@ -1043,7 +1271,7 @@ mod tests {
                     b: arr1(&[0.0]),
                 },
             ],
-        }
+        )
     }
 
     fn grid(lo: &[f64], hi: &[f64], steps: usize) -> Vec<Vec<f64>> {
@@ -1061,10 +1289,10 @@ mod tests {
     /// `relu_net` with a BatchNorm before its first ReLU, factors enclosed
     /// in one-ulp intervals (and one exact factor).
     fn batchnorm_net() -> Network {
-        let mut n = relu_net();
+        let mut layers = relu_net().layers;
         let k_lo = arr1(&[0.7, -1.3, 0.45]);
         let k_hi = arr1(&[0.7f64.next_up(), (-1.3f64).next_up(), 0.45]);
-        n.layers.insert(
+        layers.insert(
             1,
             Layer::BatchNorm {
                 k_lo,
@@ -1073,7 +1301,7 @@ mod tests {
                 beta: arr1(&[-0.1, 0.3, 0.05]),
             },
         );
-        n
+        Network::chain(2, layers)
     }
 
     /// The network with every BatchNorm factor at the top of its enclosure
@@ -1291,9 +1519,9 @@ mod tests {
         let a = dense(5, 32, &mut next);
         let (got, want) = (sparse.left_product(a.view()), a.dot(&w2));
         assert!(got.iter().zip(&want).all(|(g, w)| (g - w).abs() < 1e-12));
-        let net = Network {
-            input_dim: 2,
-            layers: vec![
+        let net = Network::chain(
+            2,
+            vec![
                 Layer::Linear {
                     w: w1,
                     b: ndarray::Array1::from_shape_fn(32, |i| i as f64 / 128.0 - 0.1),
@@ -1309,7 +1537,7 @@ mod tests {
                     b: arr1(&[0.0]),
                 },
             ],
-        };
+        );
         let (lo, hi) = ([-1.0, -0.5], [0.5, 1.0]);
         let obj = Objectives {
             rows: arr2(&[[1.0], [-1.0]]),

@@ -1,5 +1,6 @@
-//! The prover's view of a graph: a chain of exact linear layers and
-//! element-wise activations on flat vectors.
+//! The prover's view of a graph: exact linear layers, element-wise
+//! activations, sums and concatenations on flat vectors, in topological
+//! order (a DAG: a layer reads one or more earlier values).
 //!
 //! Lowering is exact: every coefficient of a [`Layer::Linear`] is a float32
 //! weight of the graph (or 0, 1, or the negation of one), held in an `f64`
@@ -37,6 +38,14 @@ pub enum Layer {
         mean: Array1<f64>,
         beta: Array1<f64>,
     },
+    /// `y = a + b + ...`, the element-wise sum of the values the layer reads
+    /// (all of the same width): a residual connection.
+    Sum,
+    /// A concatenation (any axis, flattened): output element `e` is element
+    /// `from[e].1` of the `from[e].0`-th value the layer reads.
+    Concat {
+        from: Vec<(usize, usize)>,
+    },
 }
 
 impl Layer {
@@ -45,7 +54,16 @@ impl Layer {
     /// factor, but its factor is only enclosed, so it is relaxed like an
     /// activation.
     pub fn is_linear(&self) -> bool {
-        matches!(self, Layer::Linear { .. })
+        matches!(
+            self,
+            Layer::Linear { .. } | Layer::Sum | Layer::Concat { .. }
+        )
+    }
+
+    /// Whether the layer is an element-wise relaxed map (an activation or a
+    /// BatchNorm): one input, the same width out.
+    pub fn is_elementwise(&self) -> bool {
+        !self.is_linear()
     }
 }
 
@@ -142,10 +160,16 @@ pub fn reciprocal_enclosure(c: f32) -> Option<(f64, f64)> {
 
 /// A feed-forward network on flat vectors, exactly the function of the graph
 /// it was lowered from (row-major flattening of every value).
+///
+/// Values are numbered as in the graph: value 0 is the input and layer `j`
+/// produces value `j + 1`; `inputs[j]` lists the values layer `j` reads,
+/// all earlier than `j + 1` (one value, except for [`Layer::Sum`] and
+/// [`Layer::Concat`]). The output is the last value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Network {
     pub input_dim: usize,
     pub layers: Vec<Layer>,
+    pub inputs: Vec<Vec<usize>>,
 }
 
 /// Why a graph cannot be lowered for the prover.
@@ -162,29 +186,78 @@ pub struct LowerError {
 pub const MAX_DENSE_ENTRIES: usize = 1 << 26;
 
 impl Network {
-    /// Lowers a validated graph. The graph must be a chain: every node reads
-    /// the previous node's output (dead nodes are ignored).
+    /// A chain: layer `j` reads value `j`.
+    pub fn chain(input_dim: usize, layers: Vec<Layer>) -> Network {
+        let inputs = (0..layers.len()).map(|j| vec![j]).collect();
+        Network {
+            input_dim,
+            layers,
+            inputs,
+        }
+    }
+
+    /// The value layer `j` reads (its first, for a [`Layer::Sum`] or
+    /// [`Layer::Concat`]).
+    pub fn src(&self, j: usize) -> usize {
+        self.inputs[j][0]
+    }
+
+    /// Whether every layer reads the value just before it.
+    pub fn is_chain(&self) -> bool {
+        self.inputs.iter().enumerate().all(|(j, i)| i == &[j])
+    }
+
+    /// For each value, the layers that read it.
+    pub fn consumers(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.layers.len() + 1];
+        for (j, ins) in self.inputs.iter().enumerate() {
+            for &v in ins {
+                if !out[v].contains(&j) {
+                    out[v].push(j);
+                }
+            }
+        }
+        out
+    }
+
+    /// Lowers a validated graph (a DAG; dead nodes are ignored). Nodes that
+    /// only reshape (Identity, Flatten, Reshape) are no layer: their value
+    /// is the value they read.
+    ///
+    /// `MaxPool` nodes are first expanded into ReLUs
+    /// ([`axiom_core::maxpool::expand_max_pools`], as the checker does too).
     pub fn from_graph(graph: &Graph) -> Result<Network, LowerError> {
-        let graph = graph.clone().without_dead_nodes();
+        let graph = axiom_core::maxpool::expand_max_pools(graph)
+            .map_err(|e| {
+                let (node, op) = match &e.location {
+                    Some(axiom_core::Location::Node { name, op }) => (name.clone(), op.clone()),
+                    _ => (String::new(), "MaxPool".into()),
+                };
+                LowerError {
+                    node,
+                    op,
+                    reason: e.message.clone(),
+                }
+            })?
+            .without_dead_nodes();
         let shapes = graph.infer_shapes().map_err(|e| LowerError {
             node: String::new(),
             op: String::new(),
             reason: e.to_string(),
         })?;
         let mut layers = Vec::new();
+        let mut inputs: Vec<Vec<usize>> = Vec::new();
+        // The network value of each graph value.
+        let mut value_of = vec![0usize; graph.nodes.len() + 1];
         for (i, node) in graph.nodes.iter().enumerate() {
             let fail = |reason: String| LowerError {
                 node: node.name.clone(),
                 op: node.op.kind().to_string(),
                 reason,
             };
-            if node.inputs != [i] {
-                return Err(fail(
-                    "the prover handles chains only; this node does not read the previous node's output"
-                        .into(),
-                ));
-            }
-            let in_shape = &shapes[i];
+            let srcs: Vec<usize> = node.inputs.iter().map(|&v| value_of[v]).collect();
+            let before = layers.len();
+            let in_shape = &shapes[node.inputs[0]];
             let out_shape = &shapes[i + 1];
             let n_in: usize = in_shape.iter().product();
             let n_out: usize = out_shape.iter().product();
@@ -201,6 +274,8 @@ impl Network {
                         | Op::Identity
                         | Op::Flatten { .. }
                         | Op::Reshape { .. }
+                        | Op::Sum
+                        | Op::Concat { .. }
                 )
             {
                 return Err(fail(format!(
@@ -425,61 +500,92 @@ impl Network {
                         beta: Array1::from_shape_fn(n_in, |e| f64::from(bias[channel(e)])),
                     });
                 }
-                Op::MaxPool { .. } | Op::Softmax { .. } => {
-                    return Err(fail("the prover does not support this op yet".into()))
+                Op::Sum => layers.push(Layer::Sum),
+                Op::Concat { axis } => {
+                    // Row-major: per index of the axes before `axis`, each
+                    // input contributes a block of `d_k * inner` elements.
+                    let outer: usize = out_shape[..*axis].iter().product();
+                    let inner: usize = out_shape[axis + 1..].iter().product();
+                    let mut from = Vec::with_capacity(n_out);
+                    for o in 0..outer {
+                        for (k, &v) in node.inputs.iter().enumerate() {
+                            let block = shapes[v][*axis] * inner;
+                            from.extend((0..block).map(|t| (k, o * block + t)));
+                        }
+                    }
+                    layers.push(Layer::Concat { from });
                 }
+                Op::MaxPool { .. } => {
+                    return Err(fail("MaxPool is expanded into ReLUs before lowering".into()))
+                }
+                Op::Softmax { .. } => {
+                    return Err(fail(
+                        "the prover does not support Softmax (not piecewise linear); state the property on the logits before it".into(),
+                    ))
+                }
+            }
+            if layers.len() > before {
+                inputs.push(srcs);
+                value_of[i + 1] = layers.len();
+            } else {
+                // A node that only reshapes: its value is the one it reads.
+                value_of[i + 1] = srcs[0];
             }
         }
         Ok(Network {
             input_dim: graph.input_len(),
             layers,
+            inputs,
         })
     }
 
     /// The width of the output.
     pub fn output_dim(&self) -> usize {
-        self.layers
-            .iter()
-            .rev()
-            .find_map(|l| match l {
-                Layer::Linear { w, .. } => Some(w.nrows()),
-                _ => None,
-            })
-            .unwrap_or(self.input_dim)
+        *self.dims().last().unwrap_or(&self.input_dim)
     }
 
     /// The width of every value: the input, then each layer's output.
     pub fn dims(&self) -> Vec<usize> {
         let mut dims = vec![self.input_dim];
-        for l in &self.layers {
-            let last = *dims.last().unwrap_or(&self.input_dim);
-            dims.push(match l {
+        for (l, ins) in self.layers.iter().zip(&self.inputs) {
+            let width = match l {
                 Layer::Linear { w, .. } => w.nrows(),
-                _ => last,
-            });
+                Layer::Concat { from } => from.len(),
+                _ => dims[ins[0]],
+            };
+            dims.push(width);
         }
         dims
     }
 
     /// Plain f64 evaluation (no soundness claim; for attacks and tests).
     pub fn eval(&self, x: &[f64]) -> Vec<f64> {
-        let mut v = Array1::from(x.to_vec());
-        for l in &self.layers {
-            v = match l {
-                Layer::Linear { w, b } => w.dot(&v) + b,
+        let mut values: Vec<Array1<f64>> = vec![Array1::from(x.to_vec())];
+        for (l, ins) in self.layers.iter().zip(&self.inputs) {
+            let v = &values[ins[0]];
+            let y = match l {
+                Layer::Linear { w, b } => w.dot(v) + b,
                 Layer::Relu => v.mapv(|t| t.max(0.0)),
                 Layer::Sigmoid => v.mapv(sigmoid),
                 Layer::Tanh => v.mapv(f64::tanh),
                 Layer::BatchNorm {
                     k_lo, mean, beta, ..
                 } => (v - mean) * k_lo + beta,
+                Layer::Sum => {
+                    let mut y = v.clone();
+                    for &o in &ins[1..] {
+                        y += &values[o];
+                    }
+                    y
+                }
+                Layer::Concat { from } => from.iter().map(|&(k, t)| values[ins[k]][t]).collect(),
             };
+            values.push(y);
         }
-        v.to_vec()
+        values.pop().expect("the input is a value").to_vec()
     }
 }
 
-/// The logistic function, stable for large |x|.
 pub fn sigmoid(x: f64) -> f64 {
     if x >= 0.0 {
         1.0 / (1.0 + (-x).exp())

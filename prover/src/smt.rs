@@ -46,10 +46,10 @@
 //! use ndarray::{arr1, arr2};
 //!
 //! // y = relu(x) on x in [-1, 1]; is y <= -1/2 possible? No.
-//! let net = Network {
-//!     input_dim: 1,
-//!     layers: vec![Layer::Linear { w: arr2(&[[1.0]]), b: arr1(&[0.0]) }, Layer::Relu],
-//! };
+//! let net = Network::chain(
+//!     1,
+//!     vec![Layer::Linear { w: arr2(&[[1.0]]), b: arr1(&[0.0]) }, Layer::Relu],
+//! );
 //! let out = axiom_core::vnnlib::parse(
 //!     "(declare-const X_0 Real)\n(declare-const Y_0 Real)\n\
 //!      (assert (>= X_0 -1))\n(assert (<= X_0 1))\n(assert (<= Y_0 -0.5))",
@@ -367,8 +367,66 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
         enc.assertions
             .push(constraint_formula(c, &enc.inputs, None)?);
     }
+    if net.inputs.len() != net.layers.len()
+        || net
+            .inputs
+            .iter()
+            .enumerate()
+            .any(|(k, ins)| ins.is_empty() || ins.iter().any(|&v| v > k))
+    {
+        return Err("the network's layers do not read earlier values".into());
+    }
+    // The variables and bounds of every value (value 0 the input).
+    let mut vars: Vec<Vec<usize>> = vec![cur];
+    let mut vbounds: Vec<Vec<Bound>> = vec![bounds];
     for (k, layer) in net.layers.iter().enumerate() {
+        let ins = &net.inputs[k];
+        let cur = vars[ins[0]].clone();
+        let mut bounds = vbounds[ins[0]].clone();
         match layer {
+            Layer::Sum => {
+                if ins.iter().any(|&v| vars[v].len() != cur.len()) {
+                    return Err(format!("layer {k} sums values of different widths"));
+                }
+                let mut next = Vec::with_capacity(cur.len());
+                let mut next_bounds = Vec::with_capacity(cur.len());
+                for r in 0..cur.len() {
+                    let v = enc.names.len();
+                    enc.names.push(format!("n{k}_{r}"));
+                    let mut rhs = Lin::constant(exact(0.0));
+                    let (mut lo, mut hi) = (Some(exact(0.0)), Some(exact(0.0)));
+                    for &src in ins {
+                        rhs.terms.push((exact(1.0), vars[src][r]));
+                        let (blo, bhi) = vbounds[src][r];
+                        lo = lo.and_then(|acc| blo.map(|x| acc + exact(x)));
+                        hi = hi.and_then(|acc| bhi.map(|x| acc + exact(x)));
+                    }
+                    enc.assertions
+                        .push(Formula::Atom(Lin::var(v), Rel::Eq, rhs));
+                    next.push(v);
+                    next_bounds.push((
+                        lo.map(|q| rational_down(&q)).and_then(finite),
+                        hi.map(|q| rational_up(&q)).and_then(finite),
+                    ));
+                }
+                vars.push(next);
+                vbounds.push(next_bounds);
+            }
+            Layer::Concat { from } => {
+                let mut next = Vec::with_capacity(from.len());
+                let mut next_bounds = Vec::with_capacity(from.len());
+                for &(kk, t) in from {
+                    let Some(v) = ins.get(kk).and_then(|&v| vars[v].get(t)) else {
+                        return Err(format!(
+                            "layer {k} concatenates an element that does not exist"
+                        ));
+                    };
+                    next.push(*v);
+                    next_bounds.push(vbounds[ins[kk]][t]);
+                }
+                vars.push(next);
+                vbounds.push(next_bounds);
+            }
             Layer::Linear { w, b } => {
                 if w.ncols() != cur.len() || b.len() != w.nrows() {
                     return Err(format!(
@@ -413,8 +471,8 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                         hi.map(|q| rational_up(&q)).and_then(finite),
                     ));
                 }
-                cur = next;
-                bounds = next_bounds;
+                vars.push(next);
+                vbounds.push(next_bounds);
             }
             act => {
                 if let Layer::BatchNorm {
@@ -484,11 +542,12 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                         }
                     }
                 }
-                cur = next;
-                bounds = next_bounds;
+                vars.push(next);
+                vbounds.push(next_bounds);
             }
         }
     }
+    let cur = vars.pop().expect("the input is a value");
     enc.outputs = cur;
     for c in query.disjunct {
         enc.assertions
@@ -967,16 +1026,16 @@ mod tests {
     #[test]
     fn relu_bounds_fix_neurons_and_cut_the_others() {
         // One ReLU neuron on x in [-1, 2].
-        let net = Network {
-            input_dim: 1,
-            layers: vec![
+        let net = Network::chain(
+            1,
+            vec![
                 Layer::Linear {
                     w: arr2(&[[1.0]]),
                     b: arr1(&[0.0]),
                 },
                 Layer::Relu,
             ],
-        };
+        );
         let y_le = |k: i64| Constraint {
             expr: {
                 let mut e = LinearExpr::var(Var::Y(0));
@@ -1016,13 +1075,13 @@ mod tests {
 
     #[test]
     fn ill_formed_queries_are_unknown_not_panics() {
-        let net = Network {
-            input_dim: 2,
-            layers: vec![Layer::Linear {
+        let net = Network::chain(
+            2,
+            vec![Layer::Linear {
                 w: arr2(&[[1.0, 1.0]]),
                 b: arr1(&[0.0]),
             }],
-        };
+        );
         let bad_y = [Constraint {
             expr: LinearExpr::var(Var::Y(3)),
             strict: true,

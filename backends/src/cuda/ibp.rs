@@ -31,6 +31,15 @@ struct Affine {
 enum Layer {
     Affine(Box<Affine>),
     Relu,
+    /// An earlier value again.
+    Load(usize),
+    /// The sum of earlier values, left to right.
+    Sum(Vec<usize>),
+    /// Earlier values concatenated in `outer` blocks.
+    Concat {
+        values: Vec<usize>,
+        outer: usize,
+    },
 }
 
 /// What one chunk of boxes ends with: output centers and radii
@@ -63,8 +72,14 @@ pub struct CudaIbp {
     layers: Vec<Layer>,
     input_len: usize,
     output_len: usize,
-    /// The widest layer (sizes the per-box buffers).
+    /// The widest value (sizes the per-box buffers).
     max_width: usize,
+    /// The width of every value (0 the input, `i + 1` layer `i`'s output).
+    widths: Vec<usize>,
+    /// Per value: the last layer that reads it by number, if any.
+    last_reads: Vec<Option<usize>>,
+    /// `u/(1-u)` and `λ` of `f32`, for sums (rounded up).
+    sum_margins: [f32; 2],
 }
 
 impl Drop for CudaIbp {
@@ -102,13 +117,19 @@ impl CudaIbp {
         guarded("uploading an interval network", || {
             let _lock = device.lock();
             let mut layers = Vec::new();
-            let mut max_width = net.input_len();
+            let widths = net.widths();
+            let max_width = widths.iter().copied().max().unwrap_or(1).max(1);
             for layer in net.layers() {
                 layers.push(match layer {
                     IbpLayer::Relu => Layer::Relu,
+                    IbpLayer::Load { value } => Layer::Load(*value),
+                    IbpLayer::Sum { values } => Layer::Sum(values.clone()),
+                    IbpLayer::Concat { values, outer } => Layer::Concat {
+                        values: values.clone(),
+                        outer: *outer,
+                    },
                     IbpLayer::Affine { weight, bias } => {
                         let (n_out, n_in) = weight.dim();
-                        max_width = max_width.max(n_out);
                         let w: Vec<f32> = weight.iter().copied().collect();
                         let wabs: Vec<f32> = w.iter().map(|v| v.abs()).collect();
                         let b: Vec<f32> = bias.iter().copied().collect();
@@ -133,12 +154,16 @@ impl CudaIbp {
                 });
             }
             device.sync()?;
+            let k = AffineMargins::f32(1);
             Ok(CudaIbp {
                 device: device.clone(),
                 layers,
                 input_len: net.input_len(),
                 output_len: net.output_len(),
                 max_width,
+                widths,
+                last_reads: net.last_named_reads(),
+                sum_margins: [f32_up(k.rel), f32_up(k.lambda())],
             })
         })
     }
@@ -160,8 +185,16 @@ impl CudaIbp {
         if batch == 0 {
             return Ok(finish_bounds(&c_out, &r_out, &bad));
         }
-        // c, r, q, W c, |W| q per box, plus the box sum and flag.
-        let per_box = 4 * (5 * self.max_width + 2);
+        // c, r, q, W c, |W| q per box, plus the box sum and flag, plus the
+        // centers and radii of the values kept for later layers.
+        let kept: usize = self
+            .last_reads
+            .iter()
+            .zip(&self.widths)
+            .filter(|(last, _)| last.is_some())
+            .map(|(_, w)| w)
+            .sum();
+        let per_box = 4 * (5 * self.max_width + 2 + 2 * kept);
         let by_index = (i32::MAX as usize) / self.max_width;
         let chunk = (self.device.budget_bytes / per_box).min(by_index).max(1);
         guarded("bounding a batch", || {
@@ -223,8 +256,102 @@ impl CudaIbp {
         let mut r = dev.upload(&r)?;
         let mut flags = dev.upload(&flags)?;
         let launch_err = |e| cuda_err("launching an interval kernel", e);
-        for layer in &self.layers {
+        /// A value's centers and radii, while a later layer reads it.
+        type Kept = Option<(CudaSlice<f32>, CudaSlice<f32>)>;
+        fn kept_value(
+            kept: &[Kept],
+            v: usize,
+        ) -> Result<&(CudaSlice<f32>, CudaSlice<f32>), BackendError> {
+            kept.get(v).and_then(Option::as_ref).ok_or_else(|| {
+                BackendError::Other(format!(
+                    "internal error in the CUDA backend: interval value {v} is not kept"
+                ))
+            })
+        }
+        let copy = |x: &CudaSlice<f32>| {
+            dev.stream
+                .clone_dtod(x)
+                .map_err(|e| cuda_err("copying an interval value", e))
+        };
+        // Values a later layer reads by number: copies, kept until their last reader.
+        let mut kept: Vec<Kept> = (0..self.last_reads.len()).map(|_| None).collect();
+        if self.last_reads[0].is_some() {
+            kept[0] = Some((copy(&c)?, copy(&r)?));
+        }
+        for (li, layer) in self.layers.iter().enumerate() {
             match layer {
+                Layer::Load(v) => {
+                    let (kc, kr) = kept_value(&kept, *v)?;
+                    c = copy(kc)?;
+                    r = copy(kr)?;
+                }
+                Layer::Sum(values) => {
+                    let (first, rest) = values
+                        .split_first()
+                        .ok_or_else(|| BackendError::Other("IBP: a Sum of no value".into()))?;
+                    let (kc, kr) = kept_value(&kept, *first)?;
+                    c = copy(kc)?;
+                    r = copy(kr)?;
+                    let total = c.len();
+                    let (t64, n64) = (total as u64, (total / boxes) as u64);
+                    let [rel, lambda] = &self.sum_margins;
+                    for v in rest {
+                        let (vc, vr) = kept_value(&kept, *v)?;
+                        if vc.len() != total || vr.len() != total {
+                            return Err(BackendError::Other(
+                                "internal error in the CUDA backend: Sum of values of other widths"
+                                    .into(),
+                            ));
+                        }
+                        let mut l = dev.stream.launch_builder(&k.sum);
+                        l.arg(&mut c)
+                            .arg(&mut r)
+                            .arg(vc)
+                            .arg(vr)
+                            .arg(&mut flags)
+                            .arg(&t64)
+                            .arg(&n64)
+                            .arg(rel)
+                            .arg(lambda);
+                        // SAFETY: c, r, vc and vr are [boxes, n], flags has
+                        // `boxes` entries.
+                        unsafe { l.launch(grid(total)) }.map_err(launch_err)?;
+                    }
+                }
+                Layer::Concat { values, outer } => {
+                    let width: usize = values.iter().map(|&v| self.widths[v]).sum();
+                    let out_block = (width / outer) as u64;
+                    let mut cc = dev.zeros::<f32>(boxes * width)?;
+                    let mut rr = dev.zeros::<f32>(boxes * width)?;
+                    let mut offset = 0u64;
+                    for &v in values {
+                        let (vc, vr) = kept_value(&kept, v)?;
+                        let n = boxes * self.widths[v];
+                        let block = (self.widths[v] / outer) as u64;
+                        if vc.len() != n || vr.len() != n {
+                            return Err(BackendError::Other(
+                                "internal error in the CUDA backend: Concat operand width".into(),
+                            ));
+                        }
+                        let n64 = n as u64;
+                        for (dst, src) in [(&mut cc, vc), (&mut rr, vr)] {
+                            // The forward pass's f32 copy kernel (exact).
+                            let mut l = dev.stream.launch_builder(&dev.f32k.concat_part);
+                            l.arg(dst)
+                                .arg(src)
+                                .arg(&n64)
+                                .arg(&block)
+                                .arg(&out_block)
+                                .arg(&offset);
+                            // SAFETY: src is [boxes * outer, block], dst is
+                            // [boxes * outer, out_block], offset + block <= out_block.
+                            unsafe { l.launch(grid(n)) }.map_err(launch_err)?;
+                        }
+                        offset += block;
+                    }
+                    c = cc;
+                    r = rr;
+                }
                 Layer::Relu => {
                     let total = c.len();
                     let (t64, n64) = (total as u64, (total / boxes) as u64);
@@ -284,6 +411,15 @@ impl CudaIbp {
                     c = cw;
                     r = sq;
                 }
+            }
+            // Free what this layer read last; keep its output if read by number.
+            for (v, last) in self.last_reads.iter().enumerate() {
+                if *last == Some(li) {
+                    kept[v] = None;
+                }
+            }
+            if self.last_reads[li + 1].is_some() {
+                kept[li + 1] = Some((copy(&c)?, copy(&r)?));
             }
         }
         let c = dev.download(&c)?;

@@ -73,6 +73,18 @@ extern "C" __global__ void SFX(tanh_act)(real* y, u64 n) {
     GRID_LOOP(i, n) { y[i] = R_TANH(y[i]); }
 }
 
+// y[i] = y[i] + x[i]: one term of a Sum, added in order ((a + b) + c ...).
+extern "C" __global__ void SFX(add_into)(real* y, const real* x, u64 n) {
+    GRID_LOOP(i, n) { y[i] = y[i] + x[i]; }
+}
+
+// One input of a Concat: x is [outer, block] (n = outer * block scalars), y
+// is [outer, out_block]; row o of x goes to y[o, offset .. offset + block].
+extern "C" __global__ void SFX(concat_part)(real* y, const real* x, u64 n, u64 block,
+                                            u64 out_block, u64 offset) {
+    GRID_LOOP(i, n) { y[(i / block) * out_block + offset + i % block] = x[i]; }
+}
+
 // out = f(x, c) with numpy broadcasting. The output is [batch, dims...]
 // (rank `rank` per sample, `sample_out` scalars per sample); x has
 // `sample_x` scalars per sample and per-sample strides `xstr` (0 on
@@ -273,6 +285,21 @@ extern "C" __global__ void ibp_affine(float* cw, float* sq, const float* bias, c
     }
 }
 
+// One term of a Sum in place over [boxes, n]: c = c + c2 (to nearest),
+// r = up(up(r + r2) + up(up(rel * |c|) + lambda)).
+extern "C" __global__ void ibp_sum(float* c, float* r, const float* c2, const float* r2,
+                                   unsigned int* flags, u64 total, u64 n, float rel,
+                                   float lambda) {
+    GRID_LOOP(k, total) {
+        float s = c[k] + c2[k];
+        float round = __fadd_ru(__fmul_ru(rel, fabsf(s)), lambda);
+        float rr = __fadd_ru(__fadd_ru(r[k], r2[k]), round);
+        c[k] = s;
+        r[k] = rr;
+        if (!finite32(s) || !finite32(rr)) { flags[k / n] = 1u; }
+    }
+}
+
 // ReLU in place over [boxes, n]: [max(down(c - r), 0), max(up(c + r), 0)] re-centred.
 extern "C" __global__ void ibp_relu(float* c, float* r, unsigned int* flags, u64 total, u64 n) {
     GRID_LOOP(k, total) {
@@ -314,12 +341,20 @@ mod tests {
             "maxpool",
             "avgpool",
             "softmax",
+            "add_into",
+            "concat_part",
         ] {
             let def = format!("__global__ void SFX({name})(");
             assert!(forward_source(false).contains(&def), "{name}");
             assert!(forward_source(true).contains("typedef double real;"));
         }
-        for name in ["ibp_pad", "ibp_box_sum", "ibp_affine", "ibp_relu"] {
+        for name in [
+            "ibp_pad",
+            "ibp_box_sum",
+            "ibp_affine",
+            "ibp_relu",
+            "ibp_sum",
+        ] {
             assert!(
                 IBP_SOURCE.contains(&format!("__global__ void {name}(")),
                 "{name}"

@@ -263,6 +263,8 @@ pub(crate) struct ForwardKernels {
     pub maxpool: CudaFunction,
     pub avgpool: CudaFunction,
     pub softmax: CudaFunction,
+    pub add_into: CudaFunction,
+    pub concat_part: CudaFunction,
 }
 
 /// The interval kernels (`f32`).
@@ -271,6 +273,7 @@ pub(crate) struct IbpKernels {
     pub box_sum: CudaFunction,
     pub affine: CudaFunction,
     pub relu: CudaFunction,
+    pub sum: CudaFunction,
 }
 
 /// One GPU, ready: its context and stream, a cuBLAS handle, the kernels.
@@ -349,6 +352,8 @@ impl Device {
                 maxpool: f("maxpool")?,
                 avgpool: f("avgpool")?,
                 softmax: f("softmax")?,
+                add_into: f("add_into")?,
+                concat_part: f("concat_part")?,
             })
         };
         let f32k = forward(&f32_module, "f32")?;
@@ -358,6 +363,7 @@ impl Device {
             box_sum: function(&ibp_module, "ibp_box_sum")?,
             affine: function(&ibp_module, "ibp_affine")?,
             relu: function(&ibp_module, "ibp_relu")?,
+            sum: function(&ibp_module, "ibp_sum")?,
         };
         Ok(Device {
             ctx,

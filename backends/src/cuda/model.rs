@@ -159,9 +159,13 @@ struct Plan<T> {
 
 /// One live node.
 struct Step<T> {
-    input: ValueId,
+    /// The values the node reads, in order, each with whether this step is
+    /// its last reader (so it takes the value; see the CPU backend). Several
+    /// for `Sum` and `Concat`.
+    inputs: Vec<(ValueId, bool)>,
     output: ValueId,
-    consumes_input: bool,
+    /// Values this step reads last without taking them (listed twice).
+    release: Vec<ValueId>,
     /// Scalars per sample of the output.
     out_len: usize,
     kernel: Kernel<T>,
@@ -242,6 +246,17 @@ enum Kernel<T> {
         len: u64,
         inner: u64,
     },
+    /// `a + b + ...`, added left to right into a copy of `a` (or `a` itself
+    /// when this step takes it).
+    Sum,
+    /// Concatenation of two or more values: each input is `[outer, block]`
+    /// (`outer` counting the batch), the output `[outer, out_block]`; input
+    /// `j` goes to columns `offsets[j]..offsets[j] + blocks[j]`.
+    Concat {
+        out_block: usize,
+        blocks: Vec<usize>,
+        offsets: Vec<usize>,
+    },
 }
 
 /// Row-major strides of `shape`, 0 on axes of length 1 (broadcast).
@@ -290,29 +305,77 @@ impl<T: DevReal> Plan<T> {
             if !live[i] {
                 continue;
             }
-            let input = match node.inputs.as_slice() {
-                [src] if *src <= i => *src,
-                _ => {
-                    return Err(internal(format!(
-                        "node '{}' does not read one value",
-                        node.name
-                    )))
+            let (min, max) = node.op.arity();
+            if node.inputs.len() < min
+                || node.inputs.len() > max
+                || node.inputs.iter().any(|&src| src > i)
+            {
+                return Err(internal(format!(
+                    "node '{}' does not read {min} earlier value(s)",
+                    node.name
+                )));
+            }
+            let mut inputs = Vec::with_capacity(node.inputs.len());
+            let mut release = Vec::new();
+            for &value in &node.inputs {
+                let last = last_reader[value] == Some(i) && value != graph.output;
+                let once = node.inputs.iter().filter(|&&v| v == value).count() == 1;
+                if last && !once && !release.contains(&value) {
+                    release.push(value);
                 }
-            };
-            let in_shape = &shapes[input];
+                inputs.push((value, last && once));
+            }
+            let in_shape = &shapes[node.inputs[0]];
             let out_shape = &shapes[i + 1];
             let out_len = len_of(i + 1);
             if out_len == 0 {
                 return Err(refuse(&node.name, "its output is empty"));
             }
-            let (kernel, work) = Kernel::new(device, &node.name, &node.op, in_shape, out_shape)?;
+            let (kernel, work) = match &node.op {
+                Op::Sum => (Kernel::Sum, 0),
+                // The concatenation of one value is that value.
+                Op::Concat { .. } if node.inputs.len() == 1 => (Kernel::Alias, 0),
+                Op::Concat { axis } => {
+                    let axis = *axis;
+                    if axis >= out_shape.len() {
+                        return Err(internal("Concat axis out of range"));
+                    }
+                    let inner = out_shape[axis + 1..].iter().product::<usize>();
+                    let blocks: Vec<usize> = node
+                        .inputs
+                        .iter()
+                        .map(|&v| shapes[v].get(axis).map_or(0, |d| d * inner))
+                        .collect();
+                    let offsets: Vec<usize> = blocks
+                        .iter()
+                        .scan(0, |at, &b| {
+                            let o = *at;
+                            *at += b;
+                            Some(o)
+                        })
+                        .collect();
+                    let out_block = out_shape[axis] * inner;
+                    if blocks.iter().sum::<usize>() != out_block {
+                        return Err(internal("Concat blocks do not fill the output"));
+                    }
+                    (
+                        Kernel::Concat {
+                            out_block,
+                            blocks,
+                            offsets,
+                        },
+                        0,
+                    )
+                }
+                op => Kernel::new(device, &node.name, op, in_shape, out_shape)?,
+            };
             per_sample += out_len;
             max_len = max_len.max(out_len).max(work);
             workspace = workspace.max(work);
             steps.push(Step {
-                input,
+                inputs,
                 output: i + 1,
-                consumes_input: last_reader[input] == Some(i) && input != graph.output,
+                release,
                 out_len,
                 kernel,
             });
@@ -347,13 +410,24 @@ impl<T: DevReal> Plan<T> {
             (0..self.num_values).map(|_| None).collect();
         values[0] = Some(Rc::new(x));
         for step in &self.steps {
-            let missing = || internal(format!("value {} is not computed", step.input));
-            let x = if step.consumes_input {
-                values[step.input].take().ok_or_else(missing)?
+            let mut parts = Vec::with_capacity(step.inputs.len());
+            for &(value, take) in &step.inputs {
+                let x = if take {
+                    values[value].take()
+                } else {
+                    values[value].clone()
+                };
+                parts.push(x.ok_or_else(|| internal(format!("value {value} is not computed")))?);
+            }
+            let y = if parts.len() == 1 {
+                let x = parts.pop().ok_or_else(|| internal("no input"))?;
+                step.exec(device, x, rows)?
             } else {
-                values[step.input].clone().ok_or_else(missing)?
+                step.exec_many(device, parts, rows)?
             };
-            let y = step.exec(device, x, rows)?;
+            for &v in &step.release {
+                values[v] = None;
+            }
             values[step.output] = Some(y);
         }
         let y = values[self.output]
@@ -556,6 +630,12 @@ impl<T: DevReal> Kernel<T> {
                 },
                 0,
             ),
+            Op::Sum | Op::Concat { .. } => {
+                return Err(internal(format!(
+                    "{} planned as an op of one input",
+                    op.kind()
+                )))
+            }
             Op::Softmax { axis } => {
                 let axis = *axis;
                 if axis >= in_shape.len() {
@@ -712,7 +792,80 @@ impl<T: DevReal> Step<T> {
                 Rc::new(y)
             }
             Kernel::Conv2d(conv) => Rc::new(conv.run(device, &x, rows)?),
+            Kernel::Sum | Kernel::Concat { .. } => {
+                return Err(internal("a step of several inputs run on one"))
+            }
         })
+    }
+
+    /// Runs a step of several inputs (`Sum`, `Concat`) on `parts`, each
+    /// `[rows, ...]` on the device.
+    fn exec_many(
+        &self,
+        device: &Device,
+        parts: Vec<Rc<CudaSlice<T>>>,
+        rows: usize,
+    ) -> Result<Rc<CudaSlice<T>>, BackendError> {
+        let k = T::kernels(device);
+        let stream = &device.stream;
+        let launch_err = |e| cuda_err("launching a kernel", e);
+        let total = rows * self.out_len;
+        let total64 = total as u64;
+        match &self.kernel {
+            Kernel::Sum => {
+                let mut parts = parts.into_iter();
+                let first = parts.next().ok_or_else(|| internal("Sum of no value"))?;
+                // (a + b) + c ...: into a's buffer when no other value shares it.
+                let mut y = owned(device, first)?;
+                if y.len() != total {
+                    return Err(internal("Sum operand has the wrong length"));
+                }
+                for x in parts {
+                    if x.len() != total {
+                        return Err(internal("Sum operand has the wrong length"));
+                    }
+                    let mut l = stream.launch_builder(&k.add_into);
+                    l.arg(&mut y).arg(&*x).arg(&total64);
+                    // SAFETY: y and x both hold total values.
+                    unsafe { l.launch(grid(total)) }.map_err(launch_err)?;
+                }
+                Ok(Rc::new(y))
+            }
+            Kernel::Concat {
+                out_block,
+                blocks,
+                offsets,
+            } => {
+                if parts.len() != blocks.len() || *out_block == 0 || total % out_block != 0 {
+                    return Err(internal("Concat geometry"));
+                }
+                let outer = total / out_block;
+                let mut y = device.zeros::<T>(total)?;
+                for ((x, &block), &offset) in parts.iter().zip(blocks).zip(offsets) {
+                    let len = outer * block;
+                    if x.len() != len {
+                        return Err(internal("Concat operand has the wrong length"));
+                    }
+                    if len == 0 {
+                        continue;
+                    }
+                    let (len64, b64, ob64, off64) =
+                        (len as u64, block as u64, *out_block as u64, offset as u64);
+                    let mut l = stream.launch_builder(&k.concat_part);
+                    l.arg(&mut y)
+                        .arg(&**x)
+                        .arg(&len64)
+                        .arg(&b64)
+                        .arg(&ob64)
+                        .arg(&off64);
+                    // SAFETY: x is [outer, block], y is [outer, out_block] and
+                    // offset + block <= out_block.
+                    unsafe { l.launch(grid(len)) }.map_err(launch_err)?;
+                }
+                Ok(Rc::new(y))
+            }
+            _ => Err(internal("a step of one input run on several")),
+        }
     }
 }
 

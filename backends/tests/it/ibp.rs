@@ -82,24 +82,43 @@ impl Dyadic {
 
 /// The exact network output at `x`.
 fn exact(net: &IbpNetwork, x: &[f64]) -> Vec<Dyadic> {
-    let mut v: Vec<Dyadic> = x.iter().map(|&x| Dyadic::from_f64(x)).collect();
+    // Every value: 0 the input, i + 1 the output of layer i.
+    let mut values: Vec<Vec<Dyadic>> = vec![x.iter().map(|&x| Dyadic::from_f64(x)).collect()];
     for layer in net.layers() {
-        v = match layer {
-            IbpLayer::Relu => v.into_iter().map(Dyadic::relu).collect(),
+        let v = values.last().unwrap();
+        let next = match layer {
+            IbpLayer::Relu => v.iter().cloned().map(Dyadic::relu).collect(),
             IbpLayer::Affine { weight, bias } => weight
                 .outer_iter()
                 .zip(bias)
                 .map(|(row, &b)| {
                     row.iter()
-                        .zip(&v)
+                        .zip(v)
                         .fold(Dyadic::from_f64(f64::from(b)), |acc, (&w, x)| {
                             acc.add(&Dyadic::from_f64(f64::from(w)).mul(x))
                         })
                 })
                 .collect(),
+            IbpLayer::Load { value } => values[*value].clone(),
+            IbpLayer::Sum { values: vs } => {
+                vs[1..].iter().fold(values[vs[0]].clone(), |acc, &k| {
+                    acc.iter().zip(&values[k]).map(|(a, b)| a.add(b)).collect()
+                })
+            }
+            IbpLayer::Concat { values: vs, outer } => {
+                let mut out = Vec::new();
+                for o in 0..*outer {
+                    for &k in vs {
+                        let block = values[k].len() / outer;
+                        out.extend_from_slice(&values[k][o * block..(o + 1) * block]);
+                    }
+                }
+                out
+            }
         };
+        values.push(next);
     }
-    v
+    values.pop().unwrap()
 }
 
 /// Checks that the bounds of box `i` contain the exact output at `x`.
@@ -256,6 +275,7 @@ fn naive(net: &IbpNetwork, lo: &Array2<f64>, hi: &Array2<f64>) -> IntervalBatch 
                 l = nl;
                 h = nh;
             }
+            other => panic!("the naive propagation takes chains only, not {other:?}"),
         }
     }
     IntervalBatch { lower: l, upper: h }
@@ -490,6 +510,65 @@ mod cuda {
                 }
             }
         }
+    }
+
+    #[test]
+    fn gpu_bounds_of_dags_contain_the_exact_network() {
+        let probe = random_net(0, 2, &[3], 1.0);
+        if gpu(&probe).is_none() {
+            return;
+        }
+        for (name, g) in crate::common::dag_graphs() {
+            let Ok(net) = IbpNetwork::from_graph(&g) else {
+                continue; // a graph with an op interval propagation refuses
+            };
+            let n = net.input_len();
+            let (lo, hi) = random_boxes(11, n, 9, 1.0);
+            let a = gpu(&net).unwrap().bounds(lo.view(), hi.view()).unwrap();
+            let c = ibp_cpu(&net, lo.view(), hi.view()).unwrap();
+            for b in 0..lo.nrows() {
+                let (l, h) = (lo.row(b).to_vec(), hi.row(b).to_vec());
+                for p in points(&l, &h, 21) {
+                    assert_contains(&net, &a, b, &p, name);
+                }
+            }
+            for (x, y) in a
+                .lower
+                .iter()
+                .zip(&c.lower)
+                .chain(a.upper.iter().zip(&c.upper))
+            {
+                assert!(
+                    (x - y).abs() <= 1e-3 * (1.0 + y.abs()),
+                    "{name}: gpu {x}, cpu {y}"
+                );
+            }
+        }
+        // Four roundings of 2^24 + 1 to 2^24 in f32: only the sum's rounding
+        // charge covers them (see dag.rs for the f64 version).
+        let p = 2f64.powi(24);
+        let net = IbpNetwork::new(
+            2,
+            vec![
+                IbpLayer::Affine {
+                    weight: arr2(&[[0.0, 1.0], [1.0, 0.0]]),
+                    bias: Array1::zeros(2),
+                },
+                IbpLayer::Sum {
+                    values: vec![0, 1, 1, 1, 1],
+                },
+                IbpLayer::Concat {
+                    values: vec![2, 0],
+                    outer: 2,
+                },
+            ],
+        )
+        .unwrap();
+        let x = arr2(&[[p, 1.0]]);
+        let a = gpu(&net).unwrap().bounds(x.view(), x.view()).unwrap();
+        assert_contains(&net, &a, 0, &[p, 1.0], "f32 sum rounding");
+        assert!(a.lower[[0, 0]] <= p + 4.0 && p + 4.0 <= a.upper[[0, 0]]);
+        assert!(a.upper[[0, 0]] - a.lower[[0, 0]] <= 64.0);
     }
 
     #[test]

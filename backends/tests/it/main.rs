@@ -6,6 +6,7 @@
 
 mod common;
 
+mod dag;
 mod ibp;
 mod ops;
 mod parity;

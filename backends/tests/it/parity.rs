@@ -13,7 +13,9 @@
 //! broadcasting Add/Sub/Mul/Div, a CNN (Conv2d with padding, strides,
 //! dilations and groups, BatchNorm, MaxPool, AveragePool, Softmax), Softmax
 //! along a non-last axis, pools whose windows lie in the padding, reshapes,
-//! dead nodes and an output that is the input; batches of 1, 7 and 300.
+//! dead nodes and an output that is the input, the DAGs of `dag.rs` (residual
+//! sums, concatenations, values with several readers); batches of 1, 7 and
+//! 300.
 //! Tolerances: f64 within `1e-9 (1 + |want|)` of the CPU's f64, f32 within
 //! `1e-5 (1 + |want|)`. With the shared benchmarks present, every ACAS Xu
 //! network's `reference_outputs.json` cases (onnxruntime, float32) within
@@ -23,7 +25,7 @@ use axiom_backends::{available_backends, backend_by_name, BackendError, Compiled
 use axiom_core::{Graph, GraphBuilder, Op};
 use ndarray::{Array1, Array2, ArrayD};
 
-use crate::common::{cnn, lcg, mlp, ACTIVATIONS};
+use crate::common::{cnn, dag_graphs, lcg, mlp, ACTIVATIONS};
 
 /// A graph of one op on a sample of shape `shape`.
 fn single(shape: Vec<usize>, op: Op) -> Graph {
@@ -138,6 +140,11 @@ fn cases() -> Vec<(String, Graph)> {
     let mut b = GraphBuilder::new("t", "x", vec![3]);
     b.push("dead", Op::Relu, 0);
     cases.push(("output_is_input".into(), b.finish(0).unwrap()));
+    // Residual sums, Sub of two computed values, concatenations, values with
+    // several readers.
+    for (name, g) in dag_graphs() {
+        cases.push((format!("dag_{name}"), g));
+    }
     cases
 }
 

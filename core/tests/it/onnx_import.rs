@@ -245,8 +245,23 @@ fn export_round_trip_keeps_every_op() {
         },
         v,
     );
+    let fc = v;
     v = b.push("sig", Op::Sigmoid, v);
+    v = b.push_inputs("residual", Op::Sum, vec![v, fc], "residual");
     v = b.push("tanh", Op::Tanh, v);
+    v = b.push_inputs("cat", Op::Concat { axis: 0 }, vec![v, fc], "cat");
+    v = b.push(
+        "fc_cat",
+        Op::Gemm {
+            weight: arr2(&[
+                [1.0, 0.5, 0.0, -1.0, 0.25, 2.0],
+                [0.0, 1.0, 0.0, 0.0, 0.0, 0.0],
+                [1.0; 6],
+            ]),
+            bias: None,
+        },
+        v,
+    );
     v = b.push("id", Op::Identity, v);
     v = b.push(
         "fc2",
@@ -276,4 +291,119 @@ fn save_refuses_to_overwrite() {
     assert!(onnx::save(&g, &path).is_err());
     assert_eq!(std::fs::read(&path).unwrap(), before);
     assert_eq!(onnx::load(&path).unwrap().digest(), g.digest());
+}
+
+/// A model `x` [1, 2] -> `nodes` (op type, inputs, output), whose output is
+/// `out` [shape]; the initializers are `consts` (name, dims, values).
+fn model_of(
+    nodes: &[(&str, &[&str], &str)],
+    out: &str,
+    consts: &[(&str, Vec<i64>, Vec<f32>)],
+    attrs: &[(&str, i64)],
+) -> Vec<u8> {
+    use onnx_protobuf::{AttributeProto, TensorProto};
+    let mut b = GraphBuilder::new("m", "x", vec![1, 2]);
+    let y = b.push("r", Op::Relu, 0);
+    let g = b.finish(y).unwrap();
+    let mut model = ModelProto::parse_from_bytes(&onnx::to_bytes(&g).unwrap()).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    for (op, inputs, output) in nodes {
+        let mut node = NodeProto::new();
+        node.name = format!("{op}_{output}");
+        node.op_type = op.to_string();
+        node.input = inputs.iter().map(|s| s.to_string()).collect();
+        node.output.push(output.to_string());
+        for (name, v) in attrs {
+            if (*op == "Concat" && *name == "axis") || (*op != "Concat" && *name != "axis") {
+                let mut a = AttributeProto::new();
+                a.name = name.to_string();
+                a.i = *v;
+                a.type_ = protobuf::EnumOrUnknown::new(
+                    onnx_protobuf::attribute_proto::AttributeType::INT,
+                );
+                node.attribute.push(a);
+            }
+        }
+        graph.node.push(node);
+    }
+    for (name, dims, vals) in consts {
+        let mut t = TensorProto::new();
+        t.name = name.to_string();
+        t.dims = dims.clone();
+        t.data_type = 1;
+        t.float_data = vals.clone();
+        graph.initializer.push(t);
+    }
+    graph.output[0].name = out.into();
+    model.write_to_bytes().unwrap()
+}
+
+#[test]
+fn sums_differences_and_concatenations_of_computed_tensors_import() {
+    // relu(x) + x, relu(x) - x, concat(relu(x), x) along axis 1.
+    let g = onnx::parse(&model_of(&[("Add", &["r", "x"], "s")], "s", &[], &[]), "m").unwrap();
+    let last = g.nodes.last().unwrap();
+    assert_eq!((last.op.kind(), last.inputs.len()), ("Sum", 2));
+    let g = onnx::parse(&model_of(&[("Sub", &["r", "x"], "d")], "d", &[], &[]), "m").unwrap();
+    let kinds: Vec<&str> = g.nodes.iter().map(|n| n.op.kind()).collect();
+    assert_eq!(kinds, ["Relu", "Mul", "Sum"]);
+    let g = onnx::parse(
+        &model_of(&[("Concat", &["r", "x"], "c")], "c", &[], &[("axis", -1)]),
+        "m",
+    )
+    .unwrap();
+    assert_eq!(g.output_shape().unwrap(), vec![1, 4]);
+    assert_eq!(g.nodes.last().unwrap().op, Op::Concat { axis: 1 });
+    // Differently shaped operands name the node.
+    let e = onnx::parse(
+        &model_of(
+            &[("Concat", &["r", "x"], "c"), ("Add", &["c", "x"], "bad")],
+            "bad",
+            &[],
+            &[("axis", 1)],
+        ),
+        "m",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.location,
+        Some(Location::Node {
+            name: "Add_bad".into(),
+            op: "Add".into()
+        })
+    );
+    assert!(e.to_string().contains("different shapes"), "{e}");
+    // Mul of two computed tensors is refused with the reason.
+    let e = onnx::parse(&model_of(&[("Mul", &["r", "x"], "p")], "p", &[], &[]), "m").unwrap_err();
+    assert!(e.to_string().contains("not piecewise linear"), "{e}");
+}
+
+#[test]
+fn squeeze_and_unsqueeze_are_reshapes() {
+    use onnx_protobuf::TensorProto;
+    // Unsqueeze axes as an input (opset 13): [1, 2] -> [1, 1, 2] -> [1, 2].
+    let mut bytes = model_of(
+        &[
+            ("Unsqueeze", &["r", "axes"], "u"),
+            ("Squeeze", &["u", "axes"], "s"),
+        ],
+        "s",
+        &[],
+        &[],
+    );
+    let mut model = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let mut t = TensorProto::new();
+    t.name = "axes".into();
+    t.dims = vec![1];
+    t.data_type = 7; // INT64
+    t.int64_data = vec![1];
+    model.graph.as_mut().unwrap().initializer.push(t);
+    bytes = model.write_to_bytes().unwrap();
+    let g = onnx::parse(&bytes, "m").unwrap();
+    let shapes = g.infer_shapes().unwrap();
+    assert_eq!(shapes[2], vec![1, 1, 2]);
+    assert_eq!(shapes[3], vec![1, 2]);
+    assert!(g.nodes[1..]
+        .iter()
+        .all(|n| matches!(n.op, Op::Reshape { .. })));
 }

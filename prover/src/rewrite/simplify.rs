@@ -191,6 +191,9 @@ fn op_node(op: &Op, p: Id, x: Id) -> GraphLang {
         Op::MaxPool { .. } => GraphLang::MaxPool(c),
         Op::AveragePool { .. } => GraphLang::AvgPool(c),
         Op::Softmax { .. } => GraphLang::Softmax(c),
+        Op::Sum | Op::Concat { .. } => {
+            unreachable!("simplify refuses multi-input ops before building the term")
+        }
     }
 }
 
@@ -762,9 +765,9 @@ pub fn simplify(graph: &Graph) -> Result<Simplified, RewriteError> {
     let mut term: RecExpr<GraphLang> = RecExpr::default();
     let mut cur = term.add(GraphLang::Input);
     for (i, node) in chain.nodes.iter().enumerate() {
-        if node.inputs != [i] {
+        if node.inputs != [i] || matches!(node.op, Op::Sum | Op::Concat { .. }) {
             return Err(RewriteError::Graph(format!(
-                "node '{}' does not read the previous node's output; only chains are supported",
+                "node '{}' does not read the previous node's output alone; only chains are supported",
                 node.name
             )));
         }

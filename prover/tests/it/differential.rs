@@ -15,6 +15,15 @@
 //! at least 1/64 off the sampled outputs (a flat output region is not
 //! decidable at f64 precision when a threshold sits on it).
 //!
+//! A second test draws DAG networks: residual sums (of a hidden value and a
+//! projection of an earlier one, or of two computed branches), differences
+//! of two computed values (as ONNX `Sub` imports) and concatenations along
+//! the first or the last axis of `[2, n]`-shaped values. Their lowering is
+//! first compared with the CPU backend's evaluation of the graph on sampled
+//! inputs (the Z3 reference reads the same lowering), then they get the
+//! same checks. `AXIOM_DIFFERENTIAL_DAG_CASES` sets their number (150 by
+//! default).
+//!
 //! `AXIOM_DIFFERENTIAL_CASES` sets the number of networks. The default, 300,
 //! is CI's slice (about 15 s); the networks are drawn from a fixed seed, so
 //! the slice is the first 300 networks of every larger run. The bench tier
@@ -23,7 +32,7 @@
 //! --test it differential`.
 
 use axiom_certs::check::{check_counterexample, check_proof};
-use axiom_core::graph::{GraphBuilder, Op};
+use axiom_core::graph::{GraphBuilder, Op, ValueId};
 use axiom_core::vnnlib;
 use axiom_prover::{verify, Network, SplitStrategy, Verdict, VerifyOptions};
 use ndarray::{Array1, Array2};
@@ -54,6 +63,8 @@ struct Instance {
     property: axiom_core::spec::Property,
     act: Act,
     text: String,
+    /// The network has a MaxPool.
+    max_pool: bool,
 }
 
 fn random_instance(rng: &mut Rng) -> Instance {
@@ -186,6 +197,7 @@ fn random_instance(rng: &mut Rng) -> Instance {
         property,
         act,
         text,
+        max_pool: false,
     }
 }
 
@@ -232,6 +244,8 @@ struct Tally {
     /// Proofs and counterexamples of networks with BatchNorm (all re-checked
     /// exactly).
     batchnorm_decided: usize,
+    /// Proofs of networks with a MaxPool (all re-checked exactly).
+    max_pool_proved: usize,
 }
 
 fn run_one(n: usize, inst: &Instance, seed: u64) -> Tally {
@@ -254,6 +268,9 @@ fn run_one(n: usize, inst: &Instance, seed: u64) -> Tally {
     }
     if inst.act == Act::ReluBatchNorm {
         t.batchnorm_decided = t.proved + t.disproved;
+    }
+    if inst.max_pool {
+        t.max_pool_proved = t.proved;
     }
     t
 }
@@ -347,6 +364,7 @@ fn engine_never_proves_a_violated_property() {
             undecided_reference: a.undecided_reference + b.undecided_reference,
             relu_split_proved: a.relu_split_proved + b.relu_split_proved,
             batchnorm_decided: a.batchnorm_decided + b.batchnorm_decided,
+            max_pool_proved: 0,
         });
     eprintln!(
         "{cases} networks (ReLU ones twice): {} proved ({} exactly re-checked, {} by ReLU splitting), {} disproved, {} unknown; reference undecided on {}; {} verdicts on networks with BatchNorm",
@@ -365,6 +383,283 @@ fn engine_never_proves_a_violated_property() {
     assert!(
         total.relu_split_proved > cases / 10,
         "ReLU splitting should prove a good share of the ReLU networks"
+    );
+    assert!(
+        total.proved > cases / 10 && total.disproved > cases / 10,
+        "the generator should produce both verdicts"
+    );
+}
+
+/// A random DAG instance: `[2, n]`-shaped values (so that a Gemm acts on two
+/// rows and a Concat along axis 0 interleaves blocks), one to three blocks,
+/// each a residual sum, a difference or a concatenation.
+fn random_dag_instance(rng: &mut Rng) -> Instance {
+    // A third of the networks start on a small image: a convolution, a ReLU
+    // and a max or average pool, flattened to one row.
+    let image = rng.below(3) == 0;
+    let (rows, n_in, shape) = if image {
+        let side = 3 + rng.below(2) as usize;
+        (1, 0, vec![1, 1, side, side])
+    } else {
+        let n_in = 1 + rng.below(2) as usize;
+        (2, n_in, vec![2, n_in])
+    };
+    let n_inputs: usize = shape.iter().product();
+    let mut b = GraphBuilder::new("dag", "x", shape.clone());
+    let mut counter = 0;
+    let mut gemm = |b: &mut GraphBuilder, rng: &mut Rng, v: ValueId, from: usize, to: usize| {
+        counter += 1;
+        let w = Array2::from_shape_fn((to, from), |_| rng.dyadic(1.5, 64.0) as f32);
+        let bias: Array1<f32> = (0..to).map(|_| rng.dyadic(0.5, 64.0) as f32).collect();
+        b.push(
+            format!("fc{counter}"),
+            Op::Gemm {
+                weight: w,
+                bias: Some(bias),
+            },
+            v,
+        )
+    };
+    let x = b.input();
+    let mut width = 1 + rng.below(4) as usize;
+    let (x, n_in) = if image {
+        let channels = 1 + rng.below(2) as usize;
+        let conv = b.push(
+            "conv",
+            Op::Conv2d {
+                weight: ndarray::Array4::from_shape_fn((channels, 1, 2, 2), |_| {
+                    rng.dyadic(1.5, 64.0) as f32
+                }),
+                bias: Some(
+                    (0..channels)
+                        .map(|_| rng.dyadic(0.5, 64.0) as f32)
+                        .collect(),
+                ),
+                strides: [1, 1],
+                pads: [0; 4],
+                dilations: [1, 1],
+                group: 1,
+            },
+            x,
+        );
+        let r = b.push("conv_relu", Op::Relu, conv);
+        let side = shape[2] - 1;
+        let (kernel, strides) = if rng.below(2) == 0 {
+            ([2, 2], [1, 1])
+        } else {
+            ([side, 1], [1, 1])
+        };
+        let average = rng.below(3) == 0;
+        let pool = if average {
+            // Average over two or four cells: a power of two, exact.
+            Op::AveragePool {
+                kernel: [2, 2],
+                strides: [1, 1],
+                pads: [0; 4],
+                count_include_pad: false,
+            }
+        } else {
+            Op::MaxPool {
+                kernel,
+                strides,
+                pads: [0; 4],
+            }
+        };
+        let p = b.push("pool", pool, r);
+        let f = b.push("flat", Op::Flatten { axis: 1 }, p);
+        let [kh, kw] = if average { [2, 2] } else { kernel };
+        let m = channels * (side - kh + 1) * (side - kw + 1);
+        (f, m)
+    } else {
+        (x, n_in)
+    };
+    let h = gemm(&mut b, rng, x, n_in, width);
+    let mut v = b.push("relu0", Op::Relu, h);
+    let blocks = 1 + rng.below(3);
+    for k in 0..blocks {
+        let name = |what: &str| format!("{what}{k}");
+        v = match rng.below(4) {
+            // relu(W v + v): a residual sum with the identity skip.
+            0 => {
+                let y = gemm(&mut b, rng, v, width, width);
+                let s = b.push_inputs(name("sum"), Op::Sum, vec![y, v], name("sum"));
+                b.push(name("relu"), Op::Relu, s)
+            }
+            // relu(W₁ v + W₂ x): a projected skip from the input.
+            1 => {
+                let y = gemm(&mut b, rng, v, width, width);
+                let p = gemm(&mut b, rng, x, n_in, width);
+                let s = b.push_inputs(name("sum"), Op::Sum, vec![y, p], name("sum"));
+                b.push(name("relu"), Op::Relu, s)
+            }
+            // relu(relu(W₁ v) - W₂ v): Sub of two computed values.
+            2 => {
+                let y = gemm(&mut b, rng, v, width, width);
+                let r = b.push(name("inner"), Op::Relu, y);
+                let z = gemm(&mut b, rng, v, width, width);
+                let neg = b.push(
+                    name("neg"),
+                    Op::Mul {
+                        c: ndarray::ArrayD::from_elem(ndarray::IxDyn(&[]), -1.0),
+                    },
+                    z,
+                );
+                let s = b.push_inputs(name("sub"), Op::Sum, vec![r, neg], name("sub"));
+                b.push(name("relu"), Op::Relu, s)
+            }
+            // Two branches concatenated along axis 0 (then back to two rows
+            // by a Reshape) or along the last axis.
+            _ => {
+                let w2 = 1 + rng.below(3) as usize;
+                let y = gemm(&mut b, rng, v, width, width);
+                let ra = b.push(name("ra"), Op::Relu, y);
+                let z = gemm(&mut b, rng, v, width, w2);
+                let rb = b.push(name("rb"), Op::Relu, z);
+                if width == w2 && rng.below(2) == 0 {
+                    let c = b.push_inputs(
+                        name("cat"),
+                        Op::Concat { axis: 0 },
+                        vec![rb, ra],
+                        name("cat"),
+                    );
+                    let r = b.push(
+                        name("rows"),
+                        Op::Reshape {
+                            shape: vec![rows, 2 * width],
+                        },
+                        c,
+                    );
+                    width *= 2;
+                    r
+                } else {
+                    let c = b.push_inputs(
+                        name("cat"),
+                        Op::Concat { axis: 1 },
+                        vec![ra, rb],
+                        name("cat"),
+                    );
+                    width += w2;
+                    c
+                }
+            }
+        };
+    }
+    let n_out = 1 + rng.below(2) as usize;
+    let y = gemm(&mut b, rng, v, width, n_out);
+    let graph = b.finish(y).expect("random DAG networks are well formed");
+    let n_outputs = rows * n_out;
+    let net = Network::from_graph(&graph).expect("random DAG networks lower");
+    let mut text = String::new();
+    for i in 0..n_inputs {
+        text += &format!("(declare-const X_{i} Real)\n");
+    }
+    for j in 0..n_outputs {
+        text += &format!("(declare-const Y_{j} Real)\n");
+    }
+    let mut lo = Vec::new();
+    let mut hi = Vec::new();
+    for i in 0..n_inputs {
+        let a = rng.dyadic(1.0, 64.0);
+        let w = (1 + rng.below(32)) as f64 / 64.0;
+        lo.push(a);
+        hi.push(a + w);
+        text += &format!("(assert (>= X_{i} {a}))\n(assert (<= X_{i} {}))\n", a + w);
+    }
+    // The lowering against the CPU backend's evaluation of the graph.
+    let model = {
+        use axiom_backends::Backend;
+        axiom_backends::CpuBackend
+            .compile(&graph)
+            .expect("the CPU backend runs DAG networks")
+    };
+    let samples: Vec<Vec<f64>> = (0..64)
+        .map(|_| {
+            let x: Vec<f64> = lo
+                .iter()
+                .zip(&hi)
+                .map(|(l, h)| l + (h - l) * rng.unit())
+                .collect();
+            let y = net.eval(&x);
+            let input = ndarray::Array2::from_shape_vec((1, x.len()), x.clone()).unwrap();
+            let reference = model.run_f64(input.view()).unwrap();
+            for (a, r) in y.iter().zip(reference.iter()) {
+                assert!(
+                    (a - r).abs() <= 1e-9 * (1.0 + r.abs()),
+                    "the lowered DAG network computes {y:?}, the CPU backend {reference:?}, at {x:?}\n{graph}"
+                );
+            }
+            y
+        })
+        .collect();
+    let mut terms = Vec::new();
+    for _ in 0..1 + rng.below(2) {
+        let j = rng.below(n_outputs as u64) as usize;
+        let mut vals: Vec<f64> = samples.iter().map(|y| y[j]).collect();
+        vals.sort_by(f64::total_cmp);
+        let t = vals[vals.len() - 1] + rng.dyadic(0.25, 64.0);
+        terms.push(format!("(>= Y_{j} {t})"));
+    }
+    text += &format!("(assert (or {}))\n", terms.join(" "));
+    let property = vnnlib::parse(&text).expect("generated VNN-LIB parses");
+    let max_pool = graph
+        .nodes
+        .iter()
+        .any(|n| matches!(n.op, Op::MaxPool { .. }));
+    Instance {
+        graph,
+        property,
+        act: Act::Relu,
+        text,
+        max_pool,
+    }
+}
+
+#[test]
+fn engine_never_proves_a_violated_property_on_dags() {
+    use rayon::prelude::*;
+    let cases: usize = std::env::var("AXIOM_DIFFERENTIAL_DAG_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(150);
+    let mut rng = Rng(0xda9_2026);
+    let instances: Vec<(Instance, u64)> = (0..cases)
+        .map(|_| (random_dag_instance(&mut rng), rng.next()))
+        .collect();
+    let total = instances
+        .par_iter()
+        .enumerate()
+        .map(|(n, (inst, seed))| run_one(n, inst, *seed))
+        .reduce(Tally::default, |a, b| Tally {
+            proved: a.proved + b.proved,
+            disproved: a.disproved + b.disproved,
+            unknown: a.unknown + b.unknown,
+            checked: a.checked + b.checked,
+            undecided_reference: a.undecided_reference + b.undecided_reference,
+            relu_split_proved: a.relu_split_proved + b.relu_split_proved,
+            batchnorm_decided: 0,
+            max_pool_proved: a.max_pool_proved + b.max_pool_proved,
+        });
+    eprintln!(
+        "{cases} DAG networks (twice): {} proved ({} exactly re-checked, {} by ReLU splitting, {} with a MaxPool), {} disproved, {} unknown; reference undecided on {}",
+        total.proved,
+        total.checked,
+        total.relu_split_proved,
+        total.max_pool_proved,
+        total.disproved,
+        total.unknown,
+        total.undecided_reference,
+    );
+    assert!(
+        total.max_pool_proved > 0,
+        "networks with a MaxPool should be proved (and re-checked) too"
+    );
+    assert!(
+        total.checked == total.proved,
+        "every proof of a DAG network is re-checked exactly"
+    );
+    assert!(
+        total.relu_split_proved > cases / 10,
+        "ReLU splitting should prove a good share of the DAG networks"
     );
     assert!(
         total.proved > cases / 10 && total.disproved > cases / 10,

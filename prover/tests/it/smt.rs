@@ -19,9 +19,9 @@ use ndarray::{arr1, arr2, Array1, Array2};
 /// inactive, `y` is the other, at most `|x0| + |x1| <= 2`). The maximum 2 is
 /// reached at `(1, 0)`, the minimum 0 at `(-1, 0)`.
 fn two_relu_net() -> Network {
-    Network {
-        input_dim: 2,
-        layers: vec![
+    Network::chain(
+        2,
+        vec![
             Layer::Linear {
                 w: arr2(&[[1.0, 1.0], [1.0, -1.0]]),
                 b: arr1(&[0.0, 0.0]),
@@ -32,7 +32,7 @@ fn two_relu_net() -> Network {
                 b: arr1(&[0.0]),
             },
         ],
-    }
+    )
 }
 
 /// The output conjunction (and input constraints) of a one-case VNN-LIB text
@@ -128,9 +128,9 @@ fn hand_built_network_unsat_and_sat() {
 fn batchnorm_net() -> Network {
     let (lo, hi) = axiom_prover::network::batchnorm_factor_enclosure(1.0, 2.0, 0.0).unwrap();
     assert!(lo < hi, "1 / sqrt(2) is not an f64");
-    Network {
-        input_dim: 1,
-        layers: vec![
+    Network::chain(
+        1,
+        vec![
             Layer::Linear {
                 w: arr2(&[[1.0]]),
                 b: arr1(&[0.0]),
@@ -143,7 +143,7 @@ fn batchnorm_net() -> Network {
             },
             Layer::Relu,
         ],
-    }
+    )
 }
 
 #[test]
@@ -307,16 +307,16 @@ fn relu_bounds_give_the_same_answers() {
 #[test]
 fn sigmoid_networks_are_unknown() {
     for act in [Layer::Sigmoid, Layer::Tanh] {
-        let net = Network {
-            input_dim: 1,
-            layers: vec![
+        let net = Network::chain(
+            1,
+            vec![
                 Layer::Linear {
                     w: arr2(&[[1.0]]),
                     b: arr1(&[0.0]),
                 },
                 act,
             ],
-        };
+        );
         let p = property(1, 1, "(assert (>= Y_0 2))");
         let q = query(&net, &[-1.0], &[1.0], outputs(&p));
         assert_eq!(
@@ -360,10 +360,7 @@ fn random_net(seed: u64, width: usize, depth: usize) -> Network {
         w: Array2::from_shape_fn((1, n_in), |_| lcg(&mut s)),
         b: arr1(&[0.0]),
     });
-    Network {
-        input_dim: 5,
-        layers,
-    }
+    Network::chain(5, layers)
 }
 
 /// The largest output seen on a grid of the box `[-1, 1]^5`.

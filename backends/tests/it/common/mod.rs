@@ -153,3 +153,128 @@ pub fn cnn() -> Graph {
     v = b.push("softmax", Op::Softmax { axis: 1 }, v);
     b.finish(v).unwrap()
 }
+
+/// A random `[out, inp]` Gemm with a bias.
+fn fc(seed: u64, out: usize, inp: usize) -> Op {
+    Op::Gemm {
+        weight: Array2::from_shape_vec((out, inp), lcg(seed, out * inp)).unwrap(),
+        bias: Some(Array1::from(lcg(seed + 1, out))),
+    }
+}
+
+/// A residual block: `y = Gemm2(relu(Gemm1(x))) + x`, then a second block
+/// whose skip starts at an intermediate value: `z = Gemm3(h) + h` with
+/// `h = relu(y)`.
+pub fn residual() -> Graph {
+    let mut b = GraphBuilder::new("residual", "x", vec![6]);
+    let h = b.push("fc1", fc(30, 8, 6), 0);
+    let h = b.push("relu1", Op::Relu, h);
+    let h = b.push("fc2", fc(32, 6, 8), h);
+    let y = b.push_inputs("skip1", Op::Sum, vec![h, 0], "y");
+    let h = b.push("relu2", Op::Relu, y);
+    let g = b.push("fc3", fc(34, 6, 6), h);
+    let z = b.push_inputs("skip2", Op::Sum, vec![g, h], "z");
+    b.finish(z).unwrap()
+}
+
+/// ONNX `Sub` of two computed tensors as the importer writes it:
+/// `a - b = Sum(a, Mul(b, -1))` with a scalar `-1`.
+pub fn sub_of_computed() -> Graph {
+    let mut b = GraphBuilder::new("sub", "x", vec![1, 5]);
+    let a = b.push("fc_a", fc(40, 4, 5), 0);
+    let a = b.push("relu_a", Op::Relu, a);
+    let c = b.push("fc_b", fc(42, 4, 5), 0);
+    let neg = b.push(
+        "d_neg",
+        Op::Mul {
+            c: ArrayD::from_elem(ndarray::IxDyn(&[]), -1.0),
+        },
+        c,
+    );
+    let d = b.push_inputs("d", Op::Sum, vec![a, neg], "d");
+    b.finish(d).unwrap()
+}
+
+/// Concat along the channel axis (axis 1) of `[1, C, H, W]` samples: the
+/// ReLU of the input (2 channels), a Gemm of the whole input reshaped to one
+/// channel, and the ReLU again: `[1, 5, 2, 3]`.
+pub fn concat_channels() -> Graph {
+    let mut b = GraphBuilder::new("concat_c", "x", vec![1, 2, 2, 3]);
+    let a = b.push("relu", Op::Relu, 0);
+    let f = b.push("flat", Op::Flatten { axis: 1 }, 0);
+    let g = b.push("fc", fc(50, 6, 12), f);
+    let g = b.push(
+        "to_plane",
+        Op::Reshape {
+            shape: vec![1, 1, 2, 3],
+        },
+        g,
+    );
+    let y = b.push_inputs("cat", Op::Concat { axis: 1 }, vec![a, g, a], "y");
+    b.finish(y).unwrap()
+}
+
+/// Concat along the last axis of `[1, 2, 2, 3]` samples: the ReLU of the
+/// input (3 wide) and a Gemm of the whole input reshaped to `[1, 2, 2, 2]`
+/// (2 wide): `[1, 2, 2, 5]`, four blocks of 3 + 2 per sample.
+pub fn concat_last() -> Graph {
+    let mut b = GraphBuilder::new("concat_w", "x", vec![1, 2, 2, 3]);
+    let a = b.push("relu", Op::Relu, 0);
+    let f = b.push("flat", Op::Flatten { axis: 1 }, 0);
+    let g = b.push("fc", fc(60, 8, 12), f);
+    let g = b.push(
+        "to_2x2x2",
+        Op::Reshape {
+            shape: vec![1, 2, 2, 2],
+        },
+        g,
+    );
+    let y = b.push_inputs("cat", Op::Concat { axis: 3 }, vec![a, g], "y");
+    b.finish(y).unwrap()
+}
+
+/// A value read by three consumers: `v = Gemm(x)`, read by a ReLU and a
+/// `Mul` (both in-place kernels, which must not take it) and by the final
+/// `Sum(relu(v), -v, v)`.
+pub fn three_readers() -> Graph {
+    let mut b = GraphBuilder::new("three", "x", vec![4]);
+    let v = b.push("fc", fc(70, 5, 4), 0);
+    let p = b.push("relu", Op::Relu, v);
+    let q = b.push(
+        "neg",
+        Op::Mul {
+            c: ArrayD::from_elem(vec![1], -1.0),
+        },
+        v,
+    );
+    let y = b.push_inputs("sum", Op::Sum, vec![p, q, v], "y");
+    b.finish(y).unwrap()
+}
+
+/// Sums whose operands are views of the input, a value listed twice, and a
+/// single-input Concat: `Sum(x, relu(x))`, `Sum(r, r)` with `r` owned,
+/// `Sum(x, x)`, then their `Concat` along the last axis with the
+/// single-input Concat of the first.
+pub fn sum_buffers() -> Graph {
+    let mut b = GraphBuilder::new("buffers", "x", vec![3]);
+    let r = b.push("relu", Op::Relu, 0);
+    let s1 = b.push_inputs("x_plus_r", Op::Sum, vec![0, r], "s1");
+    let t = b.push("tanh", Op::Tanh, 0);
+    let s2 = b.push_inputs("t_plus_t", Op::Sum, vec![t, t], "s2");
+    let s3 = b.push_inputs("x_plus_x", Op::Sum, vec![0, 0], "s3");
+    let one = b.push_inputs("one", Op::Concat { axis: 0 }, vec![s1], "one");
+    let y = b.push_inputs("cat", Op::Concat { axis: 0 }, vec![one, s2, s3], "y");
+    b.finish(y).unwrap()
+}
+
+/// Every DAG test graph, by name.
+pub fn dag_graphs() -> Vec<(&'static str, Graph)> {
+    vec![
+        ("residual", residual()),
+        ("sub_of_computed", sub_of_computed()),
+        ("concat_channels", concat_channels()),
+        ("concat_last", concat_last()),
+        ("three_readers", three_readers()),
+        ("sum_buffers", sum_buffers()),
+    ]
+}
