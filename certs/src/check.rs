@@ -1575,8 +1575,15 @@ fn check_refutation(
 ///
 /// Piecewise-linear networks (Gemm, Conv2d, AveragePool over power-of-two
 /// counts, the element-wise constant ops, ReLU, reshapes, Sum and Concat of
-/// computed values, over a DAG) plus BatchNorm;
-/// MaxPool and the smooth activations are refused. A BatchNorm factor
+/// computed values, over a DAG, MaxPool as ReLUs) plus BatchNorm; the
+/// smooth activations are refused.
+///
+/// An input coordinate that the case's box fixes to a value `c` no f64
+/// equals (VNN-LIB's decimals, `0.1`) cannot be given exactly; the
+/// counterexample gives one of the two f64s around `c` instead, and then
+/// stands for the input with `c` in that place: that coordinate is
+/// evaluated on the range between the two f64s (which contains `c`), and
+/// the acceptance below holds for every point of the range, `c` included. A BatchNorm factor
 /// `scale / sqrt(var + epsilon)` is known only up to its exact enclosure, so
 /// the network is evaluated on intervals, exactly (no rounding): the result
 /// is a box that contains the true output, a single point when the network
@@ -1607,16 +1614,40 @@ pub fn check_counterexample(
     if case.input.lower.len() != input_dim || case.input.upper.len() != input_dim {
         return fail(place, "the case's box has the wrong dimension");
     }
-    let input: Vec<Q> = cex.input.iter().map(|&v| q(v)).collect();
-    let x: Vec<BigRational> = input.iter().map(Dyadic::to_rational).collect();
-    for (i, xi) in x.iter().enumerate() {
-        if *xi < case.input.lower[i] || *xi > case.input.upper[i] {
-            return fail(place, format!("X_{i} lies outside the case's box"));
+    // The exact input, and an exact dyadic range of it. A coordinate inside
+    // the box is itself (a point range). A coordinate the box fixes to a
+    // value `c` that no f64 equals (a decimal such as 0.1: VNN-LIB boxes
+    // often fix most inputs so) stands for `c` when it is one of the two
+    // f64s around `c`; its range is then those two f64s, which contain `c`,
+    // and the claim is about the input with `c` in that place.
+    let mut x: Vec<BigRational> = Vec::with_capacity(input_dim);
+    let (mut in_lo, mut in_hi) = (Vec::with_capacity(input_dim), Vec::with_capacity(input_dim));
+    for (i, &v) in cex.input.iter().enumerate() {
+        let (lower, upper) = (&case.input.lower[i], &case.input.upper[i]);
+        let xi = q(v).to_rational();
+        if *lower <= xi && xi <= *upper {
+            x.push(xi);
+            in_lo.push(q(v));
+            in_hi.push(q(v));
+            continue;
         }
+        let (below, above) = (q(v.next_down()).to_rational(), q(v.next_up()).to_rational());
+        if lower == upper && below < *lower && *lower < above {
+            let (a, b) = if *lower < xi {
+                (v.next_down(), v)
+            } else {
+                (v, v.next_up())
+            };
+            x.push(lower.clone());
+            in_lo.push(q(a));
+            in_hi.push(q(b));
+            continue;
+        }
+        return fail(place, format!("X_{i} lies outside the case's box"));
     }
-    // The exact range of every value, starting from the point input.
+    // The exact range of every value, starting from the input's range.
     let mut values: Vec<(Vec<Q>, Vec<Q>)> = Vec::with_capacity(net.layers.len() + 1);
-    values.push((input.clone(), input));
+    values.push((in_lo, in_hi));
     for (layer, reads) in net.layers.iter().zip(&net.reads) {
         let (lo, hi) = &values[reads[0]];
         let next = match layer {
@@ -1660,7 +1691,9 @@ pub fn check_counterexample(
     let y_hi: Vec<BigRational> = hi.iter().map(Dyadic::to_rational).collect();
     // Whether `c` holds at every point of the output box (with the exact
     // input): its left-hand side's maximum there, each output at the end of
-    // its range that its coefficient's sign makes largest, meets it.
+    // its range that its coefficient's sign makes largest, meets it. (The
+    // output box contains the exact output at `x`, whatever the BatchNorm
+    // factors in their enclosures and the fixed inputs in their ranges.)
     let holds = |c: &Constraint| {
         let mut s = c.expr.constant.clone();
         for (var, coef) in &c.expr.terms {

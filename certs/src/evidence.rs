@@ -11,7 +11,10 @@
 /// computed for it in f64.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Counterexample {
-    /// The input, flattened row-major.
+    /// The input, flattened row-major. A coordinate that the case's box
+    /// fixes to a value no f64 equals (a decimal such as 0.1) is one of the
+    /// two f64s around that value and stands for it (see
+    /// `check::check_counterexample`).
     pub input: Vec<f64>,
     /// The output, flattened row-major.
     pub output: Vec<f64>,

@@ -47,9 +47,8 @@ use std::ops::Range;
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
 
-use crate::bounds::SparseRows;
 use crate::deadline::Deadline;
-use crate::network::{sigmoid, Layer, Network};
+use crate::network::{sigmoid, Layer, Network, SparseRows};
 use crate::problem::Disjunct;
 
 /// Tunables of [`attack_box`]; [`Default`] gives sensible values.
@@ -262,7 +261,8 @@ fn checked_output_dim(net: &Network) -> Option<usize> {
         }
         let width = widths[ins[0]];
         let out = match layer {
-            Layer::Linear { w, b } => {
+            layer @ (Layer::Linear { .. } | Layer::SparseLinear { .. }) => {
+                let (w, b) = layer.matrix()?;
                 if w.ncols() != width || b.len() != w.nrows() {
                     return None;
                 }
@@ -665,11 +665,9 @@ fn apply(
 ) -> Array2<f64> {
     let v = &trace[ins[0]];
     match layer {
-        Layer::Linear { w, b } => {
-            let mut out = match sparse {
-                Some(rows) => rows.right_product(v.view(), false),
-                None => v.dot(&w.t()),
-            };
+        Layer::Linear { .. } | Layer::SparseLinear { .. } => {
+            let (w, b) = crate::bounds::matrix_of(layer, sparse);
+            let mut out = w.right_product(v.view(), false);
             out += b;
             out
         }
@@ -718,11 +716,10 @@ fn input_gradient(
         let ins = &net.inputs[i];
         let out = &trace[i + 1];
         match layer {
-            Layer::Linear { w, .. } => {
-                g = match sparse.get(i).and_then(Option::as_ref) {
-                    Some(rows) => rows.left_product(g.view()),
-                    None => g.dot(w),
-                }
+            Layer::Linear { .. } | Layer::SparseLinear { .. } => {
+                let (w, _) =
+                    crate::bounds::matrix_of(layer, sparse.get(i).and_then(Option::as_ref));
+                g = w.left_product(g.view());
             }
             Layer::Relu => g.zip_mut_with(out, |gv, &o| {
                 if o <= 0.0 {

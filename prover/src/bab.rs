@@ -386,8 +386,14 @@ impl Search<'_> {
     }
 
     /// Re-executes a point and checks it against the property exactly; the
-    /// point is first clamped into the case's box.
+    /// point is first clamped into the case's box. Past the deadline it
+    /// checks nothing (an exact check of a large network takes a while, and
+    /// the attacks offer many points that the float evaluation alone puts in
+    /// the unsafe set).
     fn recheck(&self, case: &Case, x: &[f64]) -> Option<Counterexample> {
+        if self.deadline.passed() {
+            return None;
+        }
         let clamped: Vec<f64> = x
             .iter()
             .zip(&case.lower)
@@ -1100,6 +1106,18 @@ fn sensitivity(
                     }
                     for (n, wv) in next.iter_mut().zip(w.row(r)) {
                         *n += gr * wv.abs();
+                    }
+                }
+                g = next;
+            }
+            crate::Layer::SparseLinear { w, .. } => {
+                let mut next = vec![0.0; w.ncols()];
+                for (r, gr) in g.iter().enumerate() {
+                    if *gr == 0.0 {
+                        continue;
+                    }
+                    for (c, wv) in w.row(r) {
+                        next[c] += gr * wv.abs();
                     }
                 }
                 g = next;

@@ -51,7 +51,7 @@
 use ndarray::{s, Array2, Array3, ArrayView2};
 
 use crate::deadline::Deadline;
-use crate::network::{sigmoid, Layer, Network};
+use crate::network::{sigmoid, Layer, MatrixRef, Network, SparseRows};
 
 /// Unit roundoff of f64.
 const U: f64 = f64::EPSILON / 2.0;
@@ -187,7 +187,10 @@ pub fn bound_batch_with_phases(
         let prev = &values[src];
         let next = if layer.is_linear() {
             let mut vb = match layer {
-                Layer::Linear { w, b } => interval_linear(prev, w, b, sparse[i].as_ref()),
+                Layer::Linear { .. } | Layer::SparseLinear { .. } => {
+                    let (w, b) = matrix_of(layer, sparse[i].as_ref());
+                    interval_linear(prev, w, b)
+                }
                 Layer::Sum => interval_sum(&values, &net.inputs[i]),
                 Layer::Concat { from } => interval_concat(&values, &net.inputs[i], from),
                 _ => unreachable!("linear layers"),
@@ -307,12 +310,7 @@ fn finish_upper(value: f64, slack: f64) -> f64 {
 
 /// Interval bounds of `W v + b` for `v` in the box: center/radius form,
 /// `y = W c + b ± (|W| r)`, with the dot-product error bound folded in.
-fn interval_linear(
-    prev: &ValueBounds,
-    w: &Array2<f64>,
-    b: &ndarray::Array1<f64>,
-    sparse: Option<&SparseRows>,
-) -> ValueBounds {
+fn interval_linear(prev: &ValueBounds, w: MatrixRef<'_>, b: &ndarray::Array1<f64>) -> ValueBounds {
     let n = w.ncols();
     let g = gamma(n + 1);
     let c = &prev.lower * 0.5 + &prev.upper * 0.5;
@@ -326,13 +324,8 @@ fn interval_linear(
     // q = r + g |c| covers the error of computing W c + b (with the |b| term
     // added below); one GEMM with |W| bounds both the radius and the error.
     let q = &r + &(c.mapv(f64::abs) * g);
-    let (center, spread) = match sparse {
-        Some(rows) => (
-            rows.right_product(c.view(), false) + b,
-            rows.right_product(q.view(), true),
-        ),
-        None => (c.dot(&w.t()) + b, q.dot(&w.mapv(f64::abs).t())),
-    };
+    let center = w.right_product(c.view(), false) + b;
+    let spread = w.right_product(q.view(), true);
     let babs = b.mapv(f64::abs) * g;
     let mut lower = center.clone();
     let mut upper = center;
@@ -436,7 +429,7 @@ fn interval_activation(prev: &ValueBounds, act: &Layer) -> ValueBounds {
             }
             ValueBounds { lower, upper }
         }
-        Layer::Linear { .. } | Layer::Sum | Layer::Concat { .. } => {
+        Layer::Linear { .. } | Layer::SparseLinear { .. } | Layer::Sum | Layer::Concat { .. } => {
             unreachable!("interval_activation is called on activations only")
         }
     }
@@ -651,7 +644,7 @@ fn act_lines(act: &Layer, t: usize, l: f64, u: f64) -> (Line, Line) {
             mean,
             beta,
         } => batchnorm_lines(k_lo[t], k_hi[t], mean[t], beta[t], l, u),
-        Layer::Linear { .. } | Layer::Sum | Layer::Concat { .. } => {
+        Layer::Linear { .. } | Layer::SparseLinear { .. } | Layer::Sum | Layer::Concat { .. } => {
             unreachable!("act_lines is called on activations only")
         }
     }
@@ -667,85 +660,9 @@ fn dtanh(x: f64) -> f64 {
     1.0 - t * t
 }
 
-/// The non-zero entries of a matrix by row (compressed sparse rows), for
-/// products that skip its zeros.
-pub(crate) struct SparseRows {
-    /// Row `t`'s entries are `start[t]..start[t + 1]` of `col` and `val`.
-    start: Vec<usize>,
-    col: Vec<usize>,
-    val: Vec<f64>,
-    ncols: usize,
-}
-
-impl SparseRows {
-    /// `w`'s rows, when at most one entry in [`SPARSE_DENSITY`] is non-zero
-    /// (below that, a dense GEMM is faster).
-    fn of(w: &Array2<f64>) -> Option<SparseRows> {
-        let nnz = w.iter().filter(|v| **v != 0.0).count();
-        if nnz.saturating_mul(SPARSE_DENSITY) > w.len() {
-            return None;
-        }
-        let mut sparse = SparseRows {
-            start: Vec::with_capacity(w.nrows() + 1),
-            col: Vec::with_capacity(nnz),
-            val: Vec::with_capacity(nnz),
-            ncols: w.ncols(),
-        };
-        sparse.start.push(0);
-        for row in w.rows() {
-            for (c, &v) in row.iter().enumerate() {
-                if v != 0.0 {
-                    sparse.col.push(c);
-                    sparse.val.push(v);
-                }
-            }
-            sparse.start.push(sparse.col.len());
-        }
-        Some(sparse)
-    }
-
-    /// `a · W` for `a` of shape `[rows, W's rows]`, rows in parallel.
-    pub(crate) fn left_product(&self, a: ArrayView2<f64>) -> Array2<f64> {
-        let mut out = Array2::zeros((a.nrows(), self.ncols));
-        ndarray::Zip::from(out.rows_mut())
-            .and(a.rows())
-            .par_for_each(|mut o, arow| {
-                for (t, &x) in arow.iter().enumerate() {
-                    if x == 0.0 {
-                        continue;
-                    }
-                    for k in self.start[t]..self.start[t + 1] {
-                        o[self.col[k]] += x * self.val[k];
-                    }
-                }
-            });
-        out
-    }
-
-    /// `m · Wᵀ` (with `|W|` when `abs`) for `m` of shape `[rows, W's
-    /// columns]`: per row of `m`, a dot product of at most W's column count
-    /// with each row of W.
-    pub(crate) fn right_product(&self, m: ArrayView2<f64>, abs: bool) -> Array2<f64> {
-        let nrows = self.start.len() - 1;
-        let mut out = Array2::zeros((m.nrows(), nrows));
-        ndarray::Zip::from(out.rows_mut())
-            .and(m.rows())
-            .par_for_each(|mut o, mrow| {
-                for (t, ot) in o.iter_mut().enumerate() {
-                    let mut sum = 0.0;
-                    for k in self.start[t]..self.start[t + 1] {
-                        let v = if abs { self.val[k].abs() } else { self.val[k] };
-                        sum += v * mrow[self.col[k]];
-                    }
-                    *ot = sum;
-                }
-            });
-        out
-    }
-}
-
-/// Per layer, the sparse rows of a sparse linear layer (`None` otherwise):
-/// computed once per call of the bound functions, not per back-substitution.
+/// Per layer, the sparse rows of a dense linear layer that is sparse
+/// (`None` otherwise; a `SparseLinear` layer is its own): computed once per
+/// call of the bound functions, not per back-substitution.
 pub(crate) fn sparse_layers(net: &Network) -> Vec<Option<SparseRows>> {
     net.layers
         .iter()
@@ -756,9 +673,15 @@ pub(crate) fn sparse_layers(net: &Network) -> Vec<Option<SparseRows>> {
         .collect()
 }
 
-/// A matrix with at most one non-zero entry in this many is multiplied as
-/// sparse rows.
-const SPARSE_DENSITY: usize = 8;
+/// The matrix and bias of a linear layer, by its non-zero entries when it
+/// has sparse rows.
+pub(crate) fn matrix_of<'a>(
+    layer: &'a Layer,
+    sparse: Option<&'a SparseRows>,
+) -> (MatrixRef<'a>, &'a ndarray::Array1<f64>) {
+    let (w, b) = layer.matrix().expect("a Linear or SparseLinear layer");
+    (sparse.map_or(w, MatrixRef::Sparse), b)
+}
 
 /// Backward linear bound propagation from value `k`, starting with
 /// coefficients `a` (`[batch, m, width_k]`), down to the input. Returns sound
@@ -794,16 +717,14 @@ fn crown_backward(
         };
         let src = net.src(j);
         match &net.layers[j] {
-            Layer::Linear { w, b } => {
+            layer @ (Layer::Linear { .. } | Layer::SparseLinear { .. }) => {
+                let (w, b) = matrix_of(layer, sparse[j].as_ref());
                 let n = w.nrows();
                 let g = gamma(n + 1);
                 // slack += γ · |A| (|W| M + |b|), M the magnitude of the
                 // value the layer reads.
                 let mag = values[src].magnitude();
-                let abs_w_mag = match &sparse[j] {
-                    Some(rows) => rows.right_product(mag.view(), true),
-                    None => mag.dot(&w.mapv(f64::abs).t()),
-                };
+                let abs_w_mag = w.right_product(mag.view(), true);
                 let q = (abs_w_mag * (1.0 + 2.0 * gamma(w.ncols())) + b.mapv(f64::abs))
                     .as_standard_layout()
                     .into_owned();
@@ -838,10 +759,7 @@ fn crown_backward(
                 let flat = a
                     .into_shape_with_order((batch * m, n))
                     .expect("A is in standard layout");
-                let next = match &sparse[j] {
-                    Some(rows) => rows.left_product(flat.view()),
-                    None => flat.dot(w).as_standard_layout().into_owned(),
-                };
+                let next = w.left_product(flat.view());
                 a = next
                     .into_shape_with_order((batch, m, w.ncols()))
                     .expect("GEMM output is in standard layout");
@@ -1117,16 +1035,11 @@ fn alpha_gradient(
         };
         let ins = &net.inputs[j];
         match &net.layers[j] {
-            Layer::Linear { w, .. } => {
-                let mut next = vec![0.0; w.ncols()];
-                for (row, lam) in w.rows().into_iter().zip(&a) {
-                    if *lam != 0.0 {
-                        for (nv, wv) in next.iter_mut().zip(row) {
-                            *nv += lam * wv;
-                        }
-                    }
-                }
-                a = next;
+            layer @ (Layer::Linear { .. } | Layer::SparseLinear { .. }) => {
+                let (w, _) = matrix_of(layer, None);
+                let row = ndarray::ArrayView2::from_shape((1, a.len()), &a)
+                    .expect("one row of the layer's width");
+                a = w.left_product(row).row(0).to_vec();
             }
             Layer::Sum => {
                 for &v in &ins[1..] {
@@ -1182,12 +1095,12 @@ fn alpha_gradient(
         let ins = &net.inputs[j];
         let g = &gs[ins[0]];
         let next = match &net.layers[j] {
-            Layer::Linear { w, b } => w
-                .rows()
-                .into_iter()
-                .zip(b)
-                .map(|(row, bt)| row.dot(&ndarray::ArrayView1::from(g)) + bt)
-                .collect(),
+            layer @ (Layer::Linear { .. } | Layer::SparseLinear { .. }) => {
+                let (w, b) = matrix_of(layer, None);
+                let row = ndarray::ArrayView2::from_shape((1, g.len()), g)
+                    .expect("one row of the layer's input width");
+                (w.right_product(row, false).row(0).to_owned() + b).to_vec()
+            }
             Layer::Sum => {
                 let mut y = g.clone();
                 for &v in &ins[1..] {

@@ -13,7 +13,194 @@
 //! was given.
 
 use axiom_core::graph::{broadcast_shapes, Graph, Op};
-use ndarray::{Array1, Array2};
+use ndarray::{Array1, Array2, ArrayView2};
+
+/// A matrix by its non-zero entries, row by row (compressed sparse rows):
+/// the lowering of a convolution, a pool or an element-wise op, whose dense
+/// matrix would be mostly zeros (and, for large inputs, too large to hold).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparseRows {
+    /// Row `t`'s entries are `start[t]..start[t + 1]` of `col` and `val`.
+    start: Vec<usize>,
+    col: Vec<usize>,
+    val: Vec<f64>,
+    ncols: usize,
+}
+
+/// A matrix with at most one non-zero entry in this many is held (and
+/// multiplied) as sparse rows.
+pub const SPARSE_DENSITY: usize = 8;
+
+impl SparseRows {
+    /// `w`'s rows, when at most one entry in [`SPARSE_DENSITY`] is non-zero
+    /// (below that, a dense GEMM is faster).
+    pub fn of(w: &Array2<f64>) -> Option<SparseRows> {
+        let nnz = w.iter().filter(|v| **v != 0.0).count();
+        if nnz.saturating_mul(SPARSE_DENSITY) > w.len() {
+            return None;
+        }
+        Some(SparseRows::from_rows(
+            w.ncols(),
+            w.rows().into_iter().map(|row| {
+                row.iter()
+                    .enumerate()
+                    .filter(|(_, v)| **v != 0.0)
+                    .map(|(c, &v)| (c, v))
+                    .collect()
+            }),
+        ))
+    }
+
+    /// A matrix of `ncols` columns from its rows' `(column, value)` entries
+    /// (zeros dropped; entries of one column are summed, in order).
+    pub fn from_rows(
+        ncols: usize,
+        rows: impl IntoIterator<Item = Vec<(usize, f64)>>,
+    ) -> SparseRows {
+        let mut m = SparseRows {
+            start: vec![0],
+            col: Vec::new(),
+            val: Vec::new(),
+            ncols,
+        };
+        for mut row in rows {
+            row.sort_by_key(|e| e.0);
+            let first = m.col.len();
+            for (c, v) in row {
+                if m.col.len() > first && m.col.last() == Some(&c) {
+                    *m.val.last_mut().expect("an entry was pushed") += v;
+                } else {
+                    m.col.push(c);
+                    m.val.push(v);
+                }
+            }
+            // Drop exact zeros (entries that cancelled, or were 0).
+            let mut k = first;
+            for i in first..m.col.len() {
+                if m.val[i] != 0.0 {
+                    m.col[k] = m.col[i];
+                    m.val[k] = m.val[i];
+                    k += 1;
+                }
+            }
+            m.col.truncate(k);
+            m.val.truncate(k);
+            m.start.push(m.col.len());
+        }
+        m
+    }
+
+    pub fn nrows(&self) -> usize {
+        self.start.len() - 1
+    }
+
+    pub fn ncols(&self) -> usize {
+        self.ncols
+    }
+
+    /// Row `t`'s non-zero entries, `(column, value)`.
+    pub fn row(&self, t: usize) -> impl Iterator<Item = (usize, f64)> + '_ {
+        (self.start[t]..self.start[t + 1]).map(move |k| (self.col[k], self.val[k]))
+    }
+
+    /// Whether every entry is finite.
+    pub fn is_finite(&self) -> bool {
+        self.val.iter().all(|v| v.is_finite())
+    }
+
+    /// `a · W` for `a` of shape `[rows, W's rows]`, rows in parallel.
+    pub fn left_product(&self, a: ArrayView2<f64>) -> Array2<f64> {
+        let mut out = Array2::zeros((a.nrows(), self.ncols));
+        ndarray::Zip::from(out.rows_mut())
+            .and(a.rows())
+            .par_for_each(|mut o, arow| {
+                for (t, &x) in arow.iter().enumerate() {
+                    if x == 0.0 {
+                        continue;
+                    }
+                    for k in self.start[t]..self.start[t + 1] {
+                        o[self.col[k]] += x * self.val[k];
+                    }
+                }
+            });
+        out
+    }
+
+    /// `m · Wᵀ` (with `|W|` when `abs`) for `m` of shape `[rows, W's
+    /// columns]`: per row of `m`, a dot product of at most W's column count
+    /// with each row of W.
+    pub fn right_product(&self, m: ArrayView2<f64>, abs: bool) -> Array2<f64> {
+        let mut out = Array2::zeros((m.nrows(), self.nrows()));
+        ndarray::Zip::from(out.rows_mut())
+            .and(m.rows())
+            .par_for_each(|mut o, mrow| {
+                for (t, ot) in o.iter_mut().enumerate() {
+                    let mut sum = 0.0;
+                    for k in self.start[t]..self.start[t + 1] {
+                        let v = if abs { self.val[k].abs() } else { self.val[k] };
+                        sum += v * mrow[self.col[k]];
+                    }
+                    *ot = sum;
+                }
+            });
+        out
+    }
+}
+
+/// The matrix of a linear layer, dense or by its non-zero entries.
+#[derive(Debug, Clone, Copy)]
+pub enum MatrixRef<'a> {
+    Dense(&'a Array2<f64>),
+    Sparse(&'a SparseRows),
+}
+
+impl MatrixRef<'_> {
+    pub fn nrows(&self) -> usize {
+        match self {
+            MatrixRef::Dense(w) => w.nrows(),
+            MatrixRef::Sparse(s) => s.nrows(),
+        }
+    }
+
+    pub fn ncols(&self) -> usize {
+        match self {
+            MatrixRef::Dense(w) => w.ncols(),
+            MatrixRef::Sparse(s) => s.ncols(),
+        }
+    }
+
+    /// `a · W`: each entry a sum of at most `nrows` products, in some order.
+    pub fn left_product(&self, a: ArrayView2<f64>) -> Array2<f64> {
+        match self {
+            MatrixRef::Dense(w) => a.dot(*w).as_standard_layout().into_owned(),
+            MatrixRef::Sparse(s) => s.left_product(a),
+        }
+    }
+
+    /// `m · Wᵀ`, or `m · |W|ᵀ` when `abs`: each entry a sum of at most
+    /// `ncols` products, in some order.
+    pub fn right_product(&self, m: ArrayView2<f64>, abs: bool) -> Array2<f64> {
+        match self {
+            MatrixRef::Dense(w) if abs => m.dot(&w.mapv(f64::abs).t()),
+            MatrixRef::Dense(w) => m.dot(&w.t()),
+            MatrixRef::Sparse(s) => s.right_product(m, abs),
+        }
+    }
+
+    /// Row `t`'s non-zero entries, `(column, value)`.
+    pub fn row_entries(&self, t: usize) -> Vec<(usize, f64)> {
+        match self {
+            MatrixRef::Dense(w) => w
+                .row(t)
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| **v != 0.0)
+                .map(|(c, &v)| (c, v))
+                .collect(),
+            MatrixRef::Sparse(s) => s.row(t).collect(),
+        }
+    }
+}
 
 /// One layer on flat vectors.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +208,12 @@ pub enum Layer {
     /// `y = W x + b`, `w` is `[out, in]`; every entry exact.
     Linear {
         w: Array2<f64>,
+        b: Array1<f64>,
+    },
+    /// `y = W x + b` with `W` held by its non-zero entries (a convolution,
+    /// a pool or an element-wise op on a large value); every entry exact.
+    SparseLinear {
+        w: SparseRows,
         b: Array1<f64>,
     },
     Relu,
@@ -56,8 +249,17 @@ impl Layer {
     pub fn is_linear(&self) -> bool {
         matches!(
             self,
-            Layer::Linear { .. } | Layer::Sum | Layer::Concat { .. }
+            Layer::Linear { .. } | Layer::SparseLinear { .. } | Layer::Sum | Layer::Concat { .. }
         )
+    }
+
+    /// The matrix and bias of a linear layer (`Linear` or `SparseLinear`).
+    pub fn matrix(&self) -> Option<(MatrixRef<'_>, &Array1<f64>)> {
+        match self {
+            Layer::Linear { w, b } => Some((MatrixRef::Dense(w), b)),
+            Layer::SparseLinear { w, b } => Some((MatrixRef::Sparse(w), b)),
+            _ => None,
+        }
     }
 
     /// Whether the layer is an element-wise relaxed map (an activation or a
@@ -172,6 +374,35 @@ pub struct Network {
     pub inputs: Vec<Vec<usize>>,
 }
 
+/// The linear layer `y = W x + b` of `n_in` inputs whose rows have the given
+/// `(column, value)` entries: [`Layer::SparseLinear`] when at most one entry
+/// in [`SPARSE_DENSITY`] is non-zero, else a dense [`Layer::Linear`] (refused
+/// above [`MAX_DENSE_ENTRIES`] entries).
+fn linear_layer(
+    n_in: usize,
+    rows: impl IntoIterator<Item = Vec<(usize, f64)>>,
+    b: Array1<f64>,
+) -> Result<Layer, String> {
+    let w = SparseRows::from_rows(n_in, rows);
+    let n_out = w.nrows();
+    let entries = n_out.saturating_mul(n_in);
+    if w.col.len().saturating_mul(SPARSE_DENSITY) <= entries {
+        return Ok(Layer::SparseLinear { w, b });
+    }
+    if entries > MAX_DENSE_ENTRIES {
+        return Err(format!(
+            "a dense {n_out} x {n_in} matrix is too large for the prover"
+        ));
+    }
+    let mut dense = Array2::zeros((n_out, n_in));
+    for t in 0..n_out {
+        for (c, v) in w.row(t) {
+            dense[[t, c]] = v;
+        }
+    }
+    Ok(Layer::Linear { w: dense, b })
+}
+
 /// Why a graph cannot be lowered for the prover.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("node '{node}' ({op}): {reason}")]
@@ -181,8 +412,8 @@ pub struct LowerError {
     pub reason: String,
 }
 
-/// Dense matrices larger than this are refused (a convolution on a large
-/// image would need a structured layer, which the prover does not have yet).
+/// Dense matrices larger than this are refused (a sparse one, such as a
+/// convolution's, is held by its non-zero entries instead).
 pub const MAX_DENSE_ENTRIES: usize = 1 << 26;
 
 impl Network {
@@ -261,48 +492,25 @@ impl Network {
             let out_shape = &shapes[i + 1];
             let n_in: usize = in_shape.iter().product();
             let n_out: usize = out_shape.iter().product();
-            let scaling_div = matches!(&node.op, Op::Div { c }
-                if c.iter().any(|&v| exact_reciprocal(f64::from(v)).is_none()));
-            if n_in.saturating_mul(n_out) > MAX_DENSE_ENTRIES
-                && !scaling_div
-                && !matches!(
-                    node.op,
-                    Op::Relu
-                        | Op::Sigmoid
-                        | Op::Tanh
-                        | Op::BatchNorm { .. }
-                        | Op::Identity
-                        | Op::Flatten { .. }
-                        | Op::Reshape { .. }
-                        | Op::Sum
-                        | Op::Concat { .. }
-                )
-            {
-                return Err(fail(format!(
-                    "a dense {n_out} x {n_in} matrix is too large for the prover"
-                )));
-            }
             match &node.op {
                 Op::Relu => layers.push(Layer::Relu),
                 Op::Sigmoid => layers.push(Layer::Sigmoid),
                 Op::Tanh => layers.push(Layer::Tanh),
                 Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => {}
                 Op::Gemm { weight, bias } => {
+                    // Over the last axis: one block per row of the value.
                     let (o, k) = weight.dim();
                     let blocks = n_in / k;
-                    let mut w = Array2::zeros((blocks * o, blocks * k));
-                    let mut b = Array1::zeros(blocks * o);
-                    for blk in 0..blocks {
-                        for r in 0..o {
-                            for c in 0..k {
-                                w[[blk * o + r, blk * k + c]] = f64::from(weight[[r, c]]);
-                            }
-                            if let Some(bias) = bias {
-                                b[blk * o + r] = f64::from(bias[r]);
-                            }
-                        }
-                    }
-                    layers.push(Layer::Linear { w, b });
+                    let rows = (0..blocks * o).map(|row| {
+                        let (blk, r) = (row / o, row % o);
+                        (0..k)
+                            .map(|c| (blk * k + c, f64::from(weight[[r, c]])))
+                            .collect()
+                    });
+                    let b = (0..blocks * o)
+                        .map(|row| bias.as_ref().map_or(0.0, |bias| f64::from(bias[row % o])))
+                        .collect();
+                    layers.push(linear_layer(n_in, rows, b).map_err(fail)?);
                 }
                 // Division by constants not all powers of two (the input
                 // normalisation `(x - mean) / std` of image networks): the
@@ -340,7 +548,7 @@ impl Network {
                     let src = broadcast_index(in_shape, &out);
                     let cst = broadcast_index(c.shape(), &out);
                     let cv: Vec<f32> = c.iter().copied().collect();
-                    let mut w = Array2::zeros((src.len(), n_in));
+                    let mut rows = Vec::with_capacity(src.len());
                     let mut b = Array1::zeros(src.len());
                     for (o, (&s, &ci)) in src.iter().zip(&cst).enumerate() {
                         let v = f64::from(cv[ci]);
@@ -357,10 +565,10 @@ impl Network {
                                 0.0,
                             ),
                         };
-                        w[[o, s]] = scale;
+                        rows.push(vec![(s, scale)]);
                         b[o] = shift;
                     }
-                    layers.push(Layer::Linear { w, b });
+                    layers.push(linear_layer(n_in, rows, b).map_err(fail)?);
                 }
                 Op::Conv2d {
                     weight,
@@ -374,7 +582,7 @@ impl Network {
                     let (m, oh, ow) = (out_shape[1], out_shape[2], out_shape[3]);
                     let (_, cg, kh, kw) = weight.dim();
                     let mg = m / group;
-                    let mut w = Array2::zeros((n_out, n_in));
+                    let mut rows: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n_out];
                     let mut b = Array1::zeros(n_out);
                     for img in 0..n {
                         for oc in 0..m {
@@ -404,8 +612,10 @@ impl Network {
                                                 }
                                                 let col = ((img * c + ic) * h + iy as usize) * wd
                                                     + ix as usize;
-                                                w[[row, col]] +=
-                                                    f64::from(weight[[oc, icg, ky, kx]]);
+                                                rows[row].push((
+                                                    col,
+                                                    f64::from(weight[[oc, icg, ky, kx]]),
+                                                ));
                                             }
                                         }
                                     }
@@ -413,7 +623,7 @@ impl Network {
                             }
                         }
                     }
-                    layers.push(Layer::Linear { w, b });
+                    layers.push(linear_layer(n_in, rows, b).map_err(fail)?);
                 }
                 Op::AveragePool {
                     kernel,
@@ -423,7 +633,7 @@ impl Network {
                 } => {
                     let (n, c, h, wd) = (in_shape[0], in_shape[1], in_shape[2], in_shape[3]);
                     let (oh, ow) = (out_shape[2], out_shape[3]);
-                    let mut w = Array2::zeros((n_out, n_in));
+                    let mut rows: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n_out];
                     for nc in 0..n * c {
                         for oy in 0..oh {
                             for ox in 0..ow {
@@ -455,16 +665,11 @@ impl Network {
                                         "averaging over {count} cells divides by a number that is not a power of two"
                                     ))
                                 })?;
-                                for col in cells {
-                                    w[[row, col]] = coef;
-                                }
+                                rows[row] = cells.into_iter().map(|col| (col, coef)).collect();
                             }
                         }
                     }
-                    layers.push(Layer::Linear {
-                        w,
-                        b: Array1::zeros(n_out),
-                    });
+                    layers.push(linear_layer(n_in, rows, Array1::zeros(n_out)).map_err(fail)?);
                 }
                 Op::BatchNorm {
                     scale,
@@ -550,6 +755,7 @@ impl Network {
         for (l, ins) in self.layers.iter().zip(&self.inputs) {
             let width = match l {
                 Layer::Linear { w, .. } => w.nrows(),
+                Layer::SparseLinear { w, .. } => w.nrows(),
                 Layer::Concat { from } => from.len(),
                 _ => dims[ins[0]],
             };
@@ -565,6 +771,10 @@ impl Network {
             let v = &values[ins[0]];
             let y = match l {
                 Layer::Linear { w, b } => w.dot(v) + b,
+                Layer::SparseLinear { w, b } => {
+                    let row = v.view().insert_axis(ndarray::Axis(0));
+                    w.right_product(row, false).row(0).to_owned() + b
+                }
                 Layer::Relu => v.mapv(|t| t.max(0.0)),
                 Layer::Sigmoid => v.mapv(sigmoid),
                 Layer::Tanh => v.mapv(f64::tanh),

@@ -155,7 +155,9 @@ pub fn rational_up(q: &Rational) -> f64 {
 /// of `axiom-certs` (the output computed in exact arithmetic on the float32
 /// weights; a BatchNorm's irrational factor as an exact enclosure, so the
 /// property must hold on the whole enclosed output), so a point on the edge
-/// of rounding is never reported.
+/// of rounding is never reported. For those networks a coordinate that the
+/// box fixes to a value no f64 equals may be one of the two f64s around it
+/// (see [`exact_input`]): the point then stands for the exact input.
 pub fn recheck_counterexample(
     graph: &Graph,
     property: &Property,
@@ -175,13 +177,12 @@ pub fn recheck_counterexample(
             .iter()
             .all(|l| !matches!(l, Layer::Sigmoid | Layer::Tanh))
     });
-    let xq: Vec<BigRational> = x.iter().map(|&v| exact(v)).collect();
     let yq: Vec<BigRational> = y.iter().map(|&v| exact(v)).collect();
     for (ci, case) in property.cases.iter().enumerate() {
-        let inside = (0..x.len())
-            .all(|i| case.input.lower[i] <= xq[i] && xq[i] <= case.input.upper[i])
-            && case.input_constraints.iter().all(|c| holds(c, &xq, &[]));
-        if !inside {
+        let Some(xq) = exact_input(&case.input, x, piecewise_linear) else {
+            continue;
+        };
+        if !case.input_constraints.iter().all(|c| holds(c, &xq, &[])) {
             continue;
         }
         for (di, conj) in case.output.iter().enumerate() {
@@ -202,6 +203,31 @@ pub fn recheck_counterexample(
         }
     }
     None
+}
+
+/// The exact input `x` stands for in a case's box: `x` itself where it lies
+/// in the box; where the box fixes a coordinate to a value `c` that no f64
+/// equals (a VNN-LIB decimal such as `0.1`) and `x` is one of the two f64s
+/// around `c`, `c` — only when `fixed_values` (the exact check of
+/// `axiom-certs`, which evaluates such a coordinate on the range between
+/// the two f64s, will decide the point). `None` when `x` is outside the box.
+fn exact_input(
+    input: &axiom_core::spec::InputBox,
+    x: &[f64],
+    fixed_values: bool,
+) -> Option<Vec<BigRational>> {
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let (lower, upper) = (input.lower.get(i)?, input.upper.get(i)?);
+            let xi = exact(v);
+            if *lower <= xi && xi <= *upper {
+                return Some(xi);
+            }
+            let around = exact(v.next_down()) < *lower && *lower < exact(v.next_up());
+            (fixed_values && lower == upper && around).then(|| lower.clone())
+        })
+        .collect()
 }
 
 /// Whether a constraint holds at exact inputs `x` and outputs `y`.

@@ -427,7 +427,8 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                 vars.push(next);
                 vbounds.push(next_bounds);
             }
-            Layer::Linear { w, b } => {
+            layer @ (Layer::Linear { .. } | Layer::SparseLinear { .. }) => {
+                let (w, b) = layer.matrix().expect("a linear layer");
                 if w.ncols() != cur.len() || b.len() != w.nrows() {
                     return Err(format!(
                         "layer {k} is a {} x {} matrix with {} biases but reads {} values",
@@ -437,7 +438,12 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                         cur.len()
                     ));
                 }
-                if w.iter().chain(b.iter()).any(|v| !v.is_finite()) {
+                let finite_w = match layer {
+                    Layer::Linear { w, .. } => w.iter().all(|v| v.is_finite()),
+                    Layer::SparseLinear { w, .. } => w.is_finite(),
+                    _ => true,
+                };
+                if !finite_w || b.iter().any(|v| !v.is_finite()) {
                     return Err(format!("layer {k} has a weight that is not finite"));
                 }
                 let mut next = Vec::with_capacity(w.nrows());
@@ -448,11 +454,8 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                     let mut rhs = Lin::constant(exact(b[r]));
                     let mut lo = Some(exact(b[r]));
                     let mut hi = Some(exact(b[r]));
-                    for (c, &src) in cur.iter().enumerate() {
-                        let wv = w[[r, c]];
-                        if wv == 0.0 {
-                            continue;
-                        }
+                    for (c, wv) in w.row_entries(r) {
+                        let src = cur[c];
                         let q = exact(wv);
                         let (blo, bhi) = if wv > 0.0 {
                             bounds[c]

@@ -69,7 +69,16 @@ fn run(dir: &Path, rows: &[Row], cap: &str) -> (i32, Vec<[String; 3]>) {
 
 #[test]
 fn decided_instances_agree_with_the_ground_truth() {
-    let cases: [(&str, &[Row]); 3] = [
+    let cases: [(&str, &[Row]); 4] = [
+        (
+            // 398 of the 400 inputs fixed to decimals no f64 equals.
+            "collins_rul_cnn",
+            &[(
+                "onnx/NN_rul_small_window_20.onnx.gz",
+                "vnnlib/robustness_2perturbations_delta40_epsilon10_w20.vnnlib.gz",
+                "sat",
+            )],
+        ),
         (
             "rl_benchmarks",
             &[
@@ -117,7 +126,16 @@ fn decided_instances_agree_with_the_ground_truth() {
 
 #[test]
 fn undecided_categories_run_end_to_end_without_a_wrong_answer() {
-    let cases: [(&str, Row); 3] = [
+    let cases: [(&str, Row); 4] = [
+        (
+            // A 12800 x 7200 convolution, held by its non-zero entries.
+            "collins_rul_cnn",
+            (
+                "onnx/NN_rul_full_window_40.onnx.gz",
+                "vnnlib/robustness_2perturbations_delta40_epsilon10_w40.vnnlib.gz",
+                "unsat",
+            ),
+        ),
         (
             // The CIFAR ResNet: residual sums of computed values.
             "sri_resnet_a",

@@ -9,5 +9,6 @@ mod batchnorm;
 mod conv;
 mod dag;
 mod damaged_files;
+mod fixed_inputs;
 mod independence;
 mod relu_split;

@@ -92,3 +92,64 @@ fn acas_xu_sample_correct_and_rechecked() {
         assert_eq!(word, expected, "{net} {prop}");
     }
 }
+
+/// A box that fixes inputs to decimals no f64 equals (as collins_rul_cnn's
+/// do): the engine's counterexample gives the f64 next to the decimal and
+/// stands for the exact input; the exact checker accepts it; and a property
+/// violated only by the f64, not at the exact decimal, is not reported
+/// violated.
+#[test]
+fn counterexamples_in_boxes_that_fix_decimal_inputs() {
+    use axiom_core::graph::{GraphBuilder, Op};
+    use ndarray::{arr1, arr2};
+    // y = relu(x0 + x1 + x2 - 0.5) with x0 = 0.1 and x1 = 0.3 fixed.
+    let mut b = GraphBuilder::new("fixed", "x", vec![3]);
+    let h = b.push(
+        "fc",
+        Op::Gemm {
+            weight: arr2(&[[1.0, 1.0, 1.0]]),
+            bias: Some(arr1(&[-0.5])),
+        },
+        0,
+    );
+    let y = b.push("relu", Op::Relu, h);
+    let g = b.finish(y).unwrap();
+    let prop = |out: &str| {
+        axiom_core::vnnlib::parse(&format!(
+            "(declare-const X_0 Real)\n(declare-const X_1 Real)\n(declare-const X_2 Real)\n\
+             (declare-const Y_0 Real)\n\
+             (assert (>= X_0 0.1))\n(assert (<= X_0 0.1))\n\
+             (assert (>= X_1 0.3))\n(assert (<= X_1 0.3))\n\
+             (assert (>= X_2 0.0))\n(assert (<= X_2 0.5))\n{out}\n"
+        ))
+        .unwrap()
+    };
+    let options = VerifyOptions {
+        timeout: Some(Duration::from_secs(20)),
+        ..Default::default()
+    };
+    // The maximum is 0.1 + 0.3 + 0.5 - 0.5 = 0.4 exactly: y >= 0.35 is
+    // reachable (sat), y > 0.4 is not (unsat), whatever the f64s near 0.1
+    // and 0.3 would give.
+    let p = prop("(assert (>= Y_0 0.35))");
+    let report = verify(&g, &p, &options);
+    let Verdict::Disproved { counterexample } = &report.verdict else {
+        panic!("expected a counterexample, got {:?}", report.verdict);
+    };
+    // The fixed coordinates are f64s next to the decimals, not in the box.
+    for (i, d) in [(0, 0.1f64), (1, 0.3f64)] {
+        let x = counterexample.input[i];
+        assert!(
+            x == d || x == d.next_down() || x == d.next_up(),
+            "X_{i} = {x}"
+        );
+    }
+    check_counterexample(&g, &p, counterexample).expect("accepted by the exact checker");
+    let p = prop("(assert (> Y_0 0.4))");
+    let report = verify(&g, &p, &options);
+    assert!(
+        !matches!(report.verdict, Verdict::Disproved { .. }),
+        "{:?}",
+        report.verdict
+    );
+}
