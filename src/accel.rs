@@ -37,8 +37,9 @@ fn unavailable(reason: String) -> CliError {
 
 /// The accelerator for `graph` on backend `name` (checked by
 /// [`check_backend`]): `None` for `cpu`. A model the GPU's interval
-/// propagation cannot take (an op other than Gemm, ReLU, constant Add/Sub
-/// and reshapes) gets `None` and a note on stderr: the search runs on the CPU.
+/// propagation cannot take (an op other than Gemm, ReLU, constant
+/// Add/Sub/Mul, Sum, Concat, Transpose, constant Pad and reshapes) gets
+/// `None` and a note on stderr: the search runs on the CPU.
 pub fn box_bounder(name: &str, graph: &Graph) -> Result<Option<Arc<dyn BoxBounder>>, CliError> {
     match name {
         "cuda" => cuda_box_bounder(graph),

@@ -323,6 +323,15 @@ enum Kernel<T> {
     Softmax {
         axis: usize,
     },
+    /// A permutation of the sample's axes.
+    Transpose {
+        perm: Vec<usize>,
+    },
+    /// Constant padding, `pads` before then after each sample axis.
+    Pad {
+        pads: Vec<usize>,
+        value: T,
+    },
     /// `a + b + ...` of two or more values, added left to right.
     Sum,
     /// Concatenation of two or more values along `axis` of the sample.
@@ -666,6 +675,11 @@ impl<T: Real> Kernel<T> {
             Op::Softmax { axis } => Kernel::Softmax { axis: *axis },
             Op::Sum => Kernel::Sum,
             Op::Concat { axis } => Kernel::Concat { axis: *axis },
+            Op::Transpose { perm } => Kernel::Transpose { perm: perm.clone() },
+            Op::Pad { pads, value } => Kernel::Pad {
+                pads: pads.clone(),
+                value: T::from_f32(*value),
+            },
         })
     }
 }
@@ -722,6 +736,34 @@ impl<T: Real> Step<T> {
             // The concatenation of one value is that value.
             Kernel::Identity | Kernel::Concat { .. } => x,
             Kernel::Reshape => reshape(x, &out_shape)?,
+            Kernel::Transpose { perm } => {
+                // The batch axis stays in front.
+                let x = reshape(x, &batched(batch, &self.in_shape))?;
+                let axes: Vec<usize> = std::iter::once(0)
+                    .chain(perm.iter().map(|a| a + 1))
+                    .collect();
+                CowArray::from(
+                    x.view()
+                        .permuted_axes(IxDyn(&axes))
+                        .as_standard_layout()
+                        .into_owned(),
+                )
+            }
+            Kernel::Pad { pads, value } => {
+                let x = reshape(x, &batched(batch, &self.in_shape))?;
+                let mut y = ArrayD::from_elem(IxDyn(&out_shape), *value);
+                y.slice_each_axis_mut(|ax| {
+                    let i = ax.axis.index();
+                    if i == 0 {
+                        ndarray::Slice::from(..)
+                    } else {
+                        let start = pads[i - 1];
+                        ndarray::Slice::from(start..start + self.in_shape[i - 1])
+                    }
+                })
+                .assign(&x);
+                CowArray::from(y)
+            }
             Kernel::Conv2d(conv) => CowArray::from(conv.run(x, batch)?),
             Kernel::BatchNorm { factor, mean, bias } => {
                 let mut a = standard(x).into_owned();

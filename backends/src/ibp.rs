@@ -116,6 +116,10 @@ use crate::BackendError;
 /// keeps `γ ≤ 1/4` in `f32` (see the module documentation).
 pub const MAX_IBP_WIDTH: usize = 1 << 20;
 
+/// The most entries of the dense 0/1 layer a `Transpose` or `Pad` is lowered
+/// to (2^26: 256 MiB as `f32`); [`IbpNetwork::from_graph`] refuses larger.
+const MAX_GATHER_ENTRIES: usize = 1 << 26;
+
 /// One layer of an [`IbpNetwork`]. Layer `i` produces value `i + 1`; value
 /// 0 is the network input. `Affine` and `Relu` read the previous value (value
 /// `i`); `Load`, `Sum` and `Concat` read earlier values by number.
@@ -279,10 +283,15 @@ impl IbpNetwork {
     }
 
     /// The network a graph of `Gemm`, `Relu`, `Add`/`Sub`/`Mul` of
-    /// constants, `Sum`, `Concat`, `Flatten`, `Reshape` and `Identity`
-    /// computes, exactly: `Add`/`Sub` become affine layers with the identity
-    /// weight (the bias `±c` is exact), `Mul` one with the diagonal weight
-    /// `c` (exact), reshapes disappear, a node that reads a value other than
+    /// constants, `Sum`, `Concat`, `Transpose`, `Pad`, `Flatten`, `Reshape`
+    /// and `Identity` computes, exactly: `Add`/`Sub` become affine layers
+    /// with the identity weight (the bias `±c` is exact), `Mul` one with the
+    /// diagonal weight `c` (exact), `Transpose` and `Pad` one whose weight
+    /// rows are 0 but for a 1 at the element copied and whose bias is 0 or,
+    /// where `Pad` pads, its (finite, float32) constant — the exact map,
+    /// bounded by the affine-layer proof; one that moves nothing disappears,
+    /// as reshapes do (larger than 2^26 weight entries is refused); a node
+    /// that reads a value other than
     /// the previous layer's output is preceded by a `Load`. Anything else (or
     /// a `Gemm` applied to more than one row of the sample) is refused with
     /// the op named.
@@ -393,6 +402,39 @@ impl IbpNetwork {
                     // Row-major order is unchanged: the same value.
                     value_of[i + 1] = Some(first);
                     continue;
+                }
+                Op::Transpose { .. } | Op::Pad { .. } => {
+                    let sources = crate::layout::gather_sources(&node.op, in_shape)
+                        .map_err(|e| refuse(&e))?;
+                    if crate::layout::is_identity(&sources, in_len) {
+                        // Only axes of length 1 move, or nothing is padded.
+                        value_of[i + 1] = Some(first);
+                        continue;
+                    }
+                    if sources.len() != out_len
+                        || out_len
+                            .checked_mul(in_len)
+                            .is_none_or(|n| n > MAX_GATHER_ENTRIES)
+                    {
+                        return Err(refuse(&format!(
+                            "is too large to bound as a dense {out_len} x {in_len} layer"
+                        )));
+                    }
+                    let pad = match &node.op {
+                        Op::Pad { value, .. } => *value,
+                        _ => 0.0,
+                    };
+                    // Row j copies input element sources[j] (weight 1) or is
+                    // the constant `pad` (the bias): exact.
+                    let mut weight = Array2::zeros((out_len, in_len));
+                    let mut bias = Array1::zeros(out_len);
+                    for (j, src) in sources.iter().enumerate() {
+                        match *src {
+                            Some(k) => weight[[j, k]] = 1.0,
+                            None => bias[j] = pad,
+                        }
+                    }
+                    chain(&mut layers, IbpLayer::Affine { weight, bias });
                 }
                 _ => return Err(refuse("is not supported by interval propagation")),
             }

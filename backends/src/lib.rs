@@ -40,6 +40,7 @@ pub mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod ibp;
+mod layout;
 
 pub use cpu::CpuBackend;
 

@@ -6,8 +6,9 @@
 //! of a BatchNorm factor or of a reciprocal, are verified exactly before they
 //! are used), no code shared with the prover, one bound method.
 //!
-//! The network is lowered to exact layers: affine maps (Gemm, Conv2d and
-//! AveragePool as dense matrices — an average only when it divides by a
+//! The network is lowered to exact layers: affine maps (Gemm, Conv2d,
+//! AveragePool, Transpose and constant Pad, held by their non-zero entries
+//! — an average only when it divides by a
 //! power of two, so that its coefficient is an exact dyadic — and the
 //! element-wise constant ops), ReLU, and the element-wise scaling of an
 //! inference-mode BatchNorm, `y = k (x - mean) + bias` with
@@ -134,11 +135,85 @@ pub struct CheckReport {
     pub smt_refutations: usize,
 }
 
+/// An exact matrix by its non-zero entries, row by row (a convolution's
+/// rows hold a kernel's worth of entries, not the whole input).
+struct Rows {
+    /// The number of columns (the input's width).
+    n_in: usize,
+    /// Row `r`'s `(column, weight)` entries, columns increasing and
+    /// distinct, weights non-zero.
+    rows: Vec<Vec<(usize, Q)>>,
+}
+
+impl Rows {
+    /// `n_out` empty rows over `n_in` columns that will hold at most
+    /// `entries` weights, or the refusal when that is more than
+    /// `MAX_LAYER_ENTRIES`.
+    fn new(
+        place: &str,
+        n_out: usize,
+        n_in: usize,
+        entries: Option<usize>,
+    ) -> Result<Rows, CheckError> {
+        match entries {
+            Some(n) if n <= MAX_LAYER_ENTRIES => Ok(Rows {
+                n_in,
+                rows: vec![Vec::new(); n_out],
+            }),
+            _ => fail(
+                place,
+                format!(
+                    "the layer would hold more than the checker's limit of {MAX_LAYER_ENTRIES} weights ({n_out} outputs over {n_in} inputs)"
+                ),
+            ),
+        }
+    }
+
+    /// Adds `v` at `(r, c)` (entries of one place are summed by `finish`).
+    fn add(&mut self, r: usize, c: usize, v: Q) {
+        if !v.is_zero() {
+            self.rows[r].push((c, v));
+        }
+    }
+
+    /// Sorts every row by column and sums the entries of one column, exactly;
+    /// zero sums are dropped.
+    fn finish(mut self) -> Rows {
+        for row in &mut self.rows {
+            row.sort_by_key(|e| e.0);
+            let mut merged: Vec<(usize, Q)> = Vec::with_capacity(row.len());
+            for (c, v) in row.drain(..) {
+                match merged.last_mut() {
+                    Some((lc, lv)) if *lc == c => *lv += &v,
+                    _ => merged.push((c, v)),
+                }
+            }
+            merged.retain(|(_, v)| !v.is_zero());
+            *row = merged;
+        }
+        self
+    }
+
+    #[cfg(test)]
+    fn from_dense(n_in: usize, w: Vec<Vec<Q>>) -> Rows {
+        let mut rows = Rows {
+            n_in,
+            rows: vec![Vec::new(); w.len()],
+        };
+        for (r, row) in w.into_iter().enumerate() {
+            for (c, v) in row.into_iter().enumerate() {
+                rows.add(r, c, v);
+            }
+        }
+        rows.finish()
+    }
+}
+
 /// One exact layer of the network.
 enum ExactLayer {
-    /// `y = W x + b`, dense rows.
+    /// `y = W x + b`, `W` by its non-zero entries.
     Affine {
-        w: Vec<Vec<Q>>,
+        w: Rows,
         b: Vec<Q>,
     },
     Relu,
@@ -243,7 +318,8 @@ impl Net {
             let one = ins.len() == 1;
             let width = match layer {
                 ExactLayer::Affine { w, b } => {
-                    if !one || w.len() != b.len() || w.iter().any(|row| row.len() != w_in[0]) {
+                    let in_range = w.rows.iter().flatten().all(|(c, _)| *c < w.n_in);
+                    if !one || w.rows.len() != b.len() || w.n_in != w_in[0] || !in_range {
                         return bad(j);
                     }
                     b.len()
@@ -457,24 +533,25 @@ fn count_recip(count: usize) -> Option<Q> {
     dyadic_recip(count as f32)
 }
 
-/// The most weights one dense layer may hold: the checker builds every
-/// linear layer as dense rows of exact numbers, so a larger layer (a
-/// convolution over a large image) is refused instead of exhausting memory.
-pub const MAX_DENSE_ENTRIES: usize = 1 << 26;
+/// The most weights (non-zero entries) one linear layer may hold: the
+/// checker holds every linear layer as rows of exact numbers, so a larger
+/// layer is refused instead of exhausting memory.
+pub const MAX_LAYER_ENTRIES: usize = 1 << 26;
 
-/// Zeroed dense rows for a layer of `n_out` outputs over `n_in` inputs, or
-/// the refusal when that is more than `MAX_DENSE_ENTRIES` weights.
-fn dense_rows(place: &str, n_out: usize, n_in: usize) -> Result<Vec<Vec<Q>>, CheckError> {
-    match n_out.checked_mul(n_in) {
-        Some(n) if n <= MAX_DENSE_ENTRIES => Ok(vec![vec![Q::zero(); n_in]; n_out]),
-        _ => fail(
-            place,
-            format!(
-                "the layer would be a dense matrix of {n_out} x {n_in} weights, more than \
-                 the checker's limit of {MAX_DENSE_ENTRIES}"
-            ),
-        ),
+/// The multi-index of row-major flat index `e` in `shape`.
+fn multi_index(mut e: usize, shape: &[usize]) -> Vec<usize> {
+    let mut at = vec![0; shape.len()];
+    for k in (0..shape.len()).rev() {
+        let d = shape[k].max(1);
+        at[k] = e % d;
+        e /= d;
     }
+    at
+}
+
+/// The row-major flat index of multi-index `at` in `shape`.
+fn flat_index(at: &[usize], shape: &[usize]) -> usize {
+    at.iter().zip(shape).fold(0, |acc, (&i, &d)| acc * d + i)
 }
 
 /// The number of elements of `shape`, or `None` when it overflows.
@@ -566,19 +643,19 @@ fn lower(graph: &Graph) -> Result<Net, CheckError> {
             Op::Gemm { weight, bias } => {
                 let (o, k) = weight.dim();
                 let blocks = n_in / k;
-                let mut w = dense_rows(&place, blocks * o, n_in)?;
+                let mut w = Rows::new(&place, blocks * o, n_in, (blocks * o).checked_mul(k))?;
                 let mut b = vec![Q::zero(); blocks * o];
                 for blk in 0..blocks {
                     for r in 0..o {
                         for c in 0..k {
-                            w[blk * o + r][blk * k + c] = q(f64::from(weight[[r, c]]));
+                            w.add(blk * o + r, blk * k + c, q(f64::from(weight[[r, c]])));
                         }
                         if let Some(bias) = bias {
                             b[blk * o + r] = q(f64::from(bias[r]));
                         }
                     }
                 }
-                layers.push(ExactLayer::Affine { w, b });
+                layers.push(ExactLayer::Affine { w: w.finish(), b });
             }
             // Division by constants not all powers of two: 1/c is not a
             // dyadic, so it is enclosed (checked exactly) and the layer is
@@ -618,18 +695,24 @@ fn lower(graph: &Graph) -> Result<Net, CheckError> {
                 };
                 let n_out: usize = out.iter().product();
                 let cv: Vec<f32> = c.iter().copied().collect();
-                let mut w = dense_rows(&place, n_out, n_in)?;
+                let mut w = Rows::new(&place, n_out, n_in, Some(n_out))?;
                 let mut b = vec![Q::zero(); n_out];
                 for o in 0..n_out {
                     let src = broadcast_source(sin, &out, o);
                     let c32 = cv[broadcast_source(c.shape(), &out, o)];
                     let cval = q(f64::from(c32));
                     match &node.op {
-                        Op::Add { .. } => (w[o][src], b[o]) = (Q::one(), cval),
-                        Op::Sub { .. } => (w[o][src], b[o]) = (Q::one(), -&cval),
-                        Op::Mul { .. } => w[o][src] = cval,
+                        Op::Add { .. } => {
+                            w.add(o, src, Q::one());
+                            b[o] = cval;
+                        }
+                        Op::Sub { .. } => {
+                            w.add(o, src, Q::one());
+                            b[o] = -&cval;
+                        }
+                        Op::Mul { .. } => w.add(o, src, cval),
                         _ => match dyadic_recip(c32) {
-                            Some(r) => w[o][src] = r,
+                            Some(r) => w.add(o, src, r),
                             None => {
                                 return fail(
                                     place,
@@ -639,7 +722,7 @@ fn lower(graph: &Graph) -> Result<Net, CheckError> {
                         },
                     }
                 }
-                layers.push(ExactLayer::Affine { w, b });
+                layers.push(ExactLayer::Affine { w: w.finish(), b });
             }
             Op::BatchNorm {
                 scale,
@@ -721,7 +804,9 @@ fn lower(graph: &Graph) -> Result<Net, CheckError> {
                 let Some(n_out) = checked_len(&[n, m, oh, ow]) else {
                     return fail(place, "the output has too many elements");
                 };
-                let mut w = dense_rows(&place, n_out, n_in)?;
+                let per_row = cg.checked_mul(kh).and_then(|v| v.checked_mul(kw));
+                let entries = per_row.and_then(|v| v.checked_mul(n_out));
+                let mut w = Rows::new(&place, n_out, n_in, entries)?;
                 let mut b = vec![Q::zero(); n_out];
                 let wq = weight.map(|&v| q(f64::from(v)));
                 for img in 0..n {
@@ -749,8 +834,9 @@ fn lower(graph: &Graph) -> Result<Net, CheckError> {
                                             };
                                             let col = ((img * c + ic) * h + iy) * wd + ix;
                                             // Added, never overwritten: two
-                                            // taps on one cell both count.
-                                            w[row][col] += &wq[[oc, icg, ky, kx]];
+                                            // taps on one cell both count
+                                            // (`finish` sums them).
+                                            w.add(row, col, wq[[oc, icg, ky, kx]].clone());
                                         }
                                     }
                                 }
@@ -758,7 +844,7 @@ fn lower(graph: &Graph) -> Result<Net, CheckError> {
                         }
                     }
                 }
-                layers.push(ExactLayer::Affine { w, b });
+                layers.push(ExactLayer::Affine { w: w.finish(), b });
             }
             Op::AveragePool {
                 kernel,
@@ -783,7 +869,10 @@ fn lower(graph: &Graph) -> Result<Net, CheckError> {
                 let Some(n_out) = checked_len(&[n, c, oh, ow]) else {
                     return fail(place, "the output has too many elements");
                 };
-                let mut w = dense_rows(&place, n_out, n_in)?;
+                let entries = kernel[0]
+                    .checked_mul(kernel[1])
+                    .and_then(|v| v.checked_mul(n_out));
+                let mut w = Rows::new(&place, n_out, n_in, entries)?;
                 for plane in 0..n * c {
                     for oy in 0..oh {
                         for ox in 0..ow {
@@ -818,13 +907,54 @@ fn lower(graph: &Graph) -> Result<Net, CheckError> {
                                 );
                             };
                             for col in cells {
-                                w[row][col] += &r;
+                                w.add(row, col, r.clone());
                             }
                         }
                     }
                 }
                 let b = vec![Q::zero(); n_out];
-                layers.push(ExactLayer::Affine { w, b });
+                layers.push(ExactLayer::Affine { w: w.finish(), b });
+            }
+            // Both move elements (Pad adds its constant where it pads).
+            Op::Transpose { perm } => {
+                let sout = &shapes[i + 1];
+                let n_out = n_in;
+                let mut w = Rows::new(&place, n_out, n_in, Some(n_out))?;
+                let mut at_in = vec![0; sin.len()];
+                for e in 0..n_out {
+                    let o = multi_index(e, sout);
+                    for (k, &a) in perm.iter().enumerate() {
+                        at_in[a] = o[k];
+                    }
+                    w.add(e, flat_index(&at_in, sin), Q::one());
+                }
+                layers.push(ExactLayer::Affine {
+                    w: w.finish(),
+                    b: vec![Q::zero(); n_out],
+                });
+            }
+            Op::Pad { pads, value } => {
+                let sout = &shapes[i + 1];
+                let Some(n_out) = checked_len(sout) else {
+                    return fail(place, "the output has too many elements");
+                };
+                let rank = sin.len();
+                if pads.len() != 2 * rank {
+                    return fail(place, "Pad does not list two pads per axis");
+                }
+                let mut w = Rows::new(&place, n_out, n_in, Some(n_out))?;
+                let mut b = vec![Q::zero(); n_out];
+                for (e, be) in b.iter_mut().enumerate() {
+                    let o = multi_index(e, sout);
+                    let at: Option<Vec<usize>> = (0..rank)
+                        .map(|k| o[k].checked_sub(pads[k]).filter(|&v| v < sin[k]))
+                        .collect();
+                    match at {
+                        Some(at) => w.add(e, flat_index(&at, sin), Q::one()),
+                        None => *be = q(f64::from(*value)),
+                    }
+                }
+                layers.push(ExactLayer::Affine { w: w.finish(), b });
             }
             other => {
                 return fail(
@@ -867,15 +997,13 @@ fn round_dyadic(v: &Q, up: bool) -> Q {
 
 /// The exact range `(min, max)` of one affine layer's outputs over the box
 /// `[lo, hi]` (no rounding: for a point box, the exact output).
-fn exact_interval_affine(w: &[Vec<Q>], b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, Vec<Q>) {
-    let mut l = Vec::with_capacity(w.len());
-    let mut u = Vec::with_capacity(w.len());
-    for (row, br) in w.iter().zip(b) {
+fn exact_interval_affine(w: &Rows, b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, Vec<Q>) {
+    let mut l = Vec::with_capacity(w.rows.len());
+    let mut u = Vec::with_capacity(w.rows.len());
+    for (row, br) in w.rows.iter().zip(b) {
         let (mut a, mut c) = (br.clone(), br.clone());
-        for ((wv, x0), x1) in row.iter().zip(lo).zip(hi) {
-            if wv.is_zero() {
-                continue;
-            }
+        for (col, wv) in row {
+            let (x0, x1) = (&lo[*col], &hi[*col]);
             if wv.is_positive() {
                 a += &(wv * x0);
                 c += &(wv * x1);
@@ -891,7 +1019,7 @@ fn exact_interval_affine(w: &[Vec<Q>], b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, 
 }
 
 /// Interval bounds of one affine layer, rounded outward.
-fn interval_affine(w: &[Vec<Q>], b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, Vec<Q>) {
+fn interval_affine(w: &Rows, b: &[Q], lo: &[Q], hi: &[Q]) -> (Vec<Q>, Vec<Q>) {
     let (l, u) = exact_interval_affine(w, b, lo, hi);
     (
         l.iter().map(|v| round_dyadic(v, false)).collect(),
@@ -1061,16 +1189,14 @@ impl<'a> BoxBounds<'a> {
             let reads = &net.reads[j];
             match &net.layers[j] {
                 ExactLayer::Affine { w, b } => {
-                    let mut next = vec![Q::zero(); w.first().map_or(0, Vec::len)];
-                    for ((row, br), lam) in w.iter().zip(b).zip(&a) {
+                    let mut next = vec![Q::zero(); w.n_in];
+                    for ((row, br), lam) in w.rows.iter().zip(b).zip(&a) {
                         if lam.is_zero() {
                             continue;
                         }
                         cst += &(lam * br);
-                        for (n, wv) in next.iter_mut().zip(row) {
-                            if !wv.is_zero() {
-                                *n += &(lam * wv);
-                            }
+                        for (col, wv) in row {
+                            next[*col] += &(lam * wv);
                         }
                     }
                     add_into(&mut coef[reads[0]], next);
@@ -1883,11 +2009,11 @@ mod tests {
             let layers = vec![
                 scale_layer(1.0, 1.0, 0.0, 0.0),
                 ExactLayer::Affine {
-                    w: vec![vec![Q::one()], vec![-&Q::one()]],
+                    w: Rows::from_dense(1, vec![vec![Q::one()], vec![-&Q::one()]]),
                     b: vec![Q::zero(), Q::zero()],
                 },
                 ExactLayer::Affine {
-                    w: vec![vec![Q::one(), Q::one()]],
+                    w: Rows::from_dense(2, vec![vec![Q::one(), Q::one()]]),
                     b: vec![Q::zero()],
                 },
                 last,
@@ -1937,9 +2063,12 @@ mod tests {
 
     fn affine(w: &[&[f64]]) -> ExactLayer {
         ExactLayer::Affine {
-            w: w.iter()
-                .map(|r| r.iter().map(|&v| q(v)).collect())
-                .collect(),
+            w: Rows::from_dense(
+                w.first().map_or(0, |r| r.len()),
+                w.iter()
+                    .map(|r| r.iter().map(|&v| q(v)).collect())
+                    .collect(),
+            ),
             b: vec![Q::zero(); w.len()],
         }
     }

@@ -113,6 +113,11 @@ fn encode_attributes(e: &mut Encoder, op: &Op) {
             e.usize(*group);
         }
         Op::BatchNorm { epsilon, .. } => e.f32(*epsilon),
+        Op::Transpose { perm } => e.usizes(perm),
+        Op::Pad { pads, value } => {
+            e.usizes(pads);
+            e.f32(*value);
+        }
         Op::MaxPool {
             kernel,
             strides,

@@ -138,6 +138,17 @@ pub enum Op {
     Softmax {
         axis: usize,
     },
+    /// A permutation of the sample's axes: output axis `i` is input axis
+    /// `perm[i]` (ONNX `Transpose`).
+    Transpose {
+        perm: Vec<usize>,
+    },
+    /// Constant padding: `pads[i]` elements of `value` before axis `i` and
+    /// `pads[rank + i]` after it (ONNX `Pad`, mode `constant`).
+    Pad {
+        pads: Vec<usize>,
+        value: f32,
+    },
     /// `y = a + b + ...`: the element-wise sum of two or more computed values
     /// of the same shape (a residual connection). ONNX `Add` and `Sum` of
     /// computed tensors import to this.
@@ -171,6 +182,8 @@ impl Op {
             Op::Softmax { .. } => "Softmax",
             Op::Sum => "Sum",
             Op::Concat { .. } => "Concat",
+            Op::Transpose { .. } => "Transpose",
+            Op::Pad { .. } => "Pad",
         }
     }
 
@@ -286,7 +299,9 @@ impl Op {
             | Op::AveragePool { .. }
             | Op::Softmax { .. }
             | Op::Sum
-            | Op::Concat { .. } => {}
+            | Op::Concat { .. }
+            | Op::Transpose { .. }
+            | Op::Pad { .. } => {}
         }
         out
     }
@@ -345,6 +360,40 @@ impl Op {
             }
             Op::Relu | Op::Sigmoid | Op::Tanh | Op::Identity | Op::Sum => Ok(input.to_vec()),
             Op::Concat { .. } => Ok(input.to_vec()),
+            Op::Transpose { perm } => {
+                let mut seen = vec![false; input.len()];
+                if perm.len() != input.len()
+                    || perm
+                        .iter()
+                        .any(|&a| a >= input.len() || std::mem::replace(&mut seen[a], true))
+                {
+                    return Err(format!(
+                        "Transpose permutation {perm:?} is not a permutation of the {} axes of {input:?}",
+                        input.len()
+                    ));
+                }
+                Ok(perm.iter().map(|&a| input[a]).collect())
+            }
+            Op::Pad { pads, .. } => {
+                if pads.len() != 2 * input.len() {
+                    return Err(format!(
+                        "Pad lists {} pads for an input of rank {} (it needs two per axis)",
+                        pads.len(),
+                        input.len()
+                    ));
+                }
+                let rank = input.len();
+                input
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &d)| {
+                        d.checked_add(pads[i])
+                            .and_then(|v| v.checked_add(pads[rank + i]))
+                            .filter(|&v| v < ELEMENT_LIMIT)
+                            .ok_or_else(|| format!("padding {pads:?} is too large for {input:?}"))
+                    })
+                    .collect()
+            }
             Op::Flatten { axis } => {
                 if *axis > input.len() {
                     return Err(format!(
@@ -455,6 +504,9 @@ impl Op {
             }
         }
         match self {
+            Op::Pad { value, .. } if !value.is_finite() => {
+                Err(format!("Pad value {value} is not finite"))
+            }
             Op::Div { c } if c.iter().any(|v| *v == 0.0) => {
                 Err("division by a constant that holds a zero".to_string())
             }

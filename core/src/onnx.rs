@@ -41,8 +41,8 @@ pub const OPSET_RANGE: (i64, i64) = (8, 17);
 pub const EXPORT_OPSET: i64 = 13;
 
 const SUPPORTED_OPS: &str = "Add, AveragePool, BatchNormalization, Concat, Constant, Conv, Div, \
-Flatten, Gemm, Identity, MatMul, MaxPool, Mul, Relu, Reshape, Sigmoid, Softmax, Squeeze, Sub, Sum, \
-Tanh, Unsqueeze";
+Flatten, Gemm, Identity, MatMul, MaxPool, Mul, Pad (constant), Relu, Reshape, Sigmoid, Softmax, \
+Squeeze, Sub, Sum, Tanh, Transpose, Unsqueeze";
 
 /// Loads an ONNX model file.
 pub fn load(path: &Path) -> Result<Graph> {
@@ -608,6 +608,101 @@ impl Importer {
                 }
                 let axis = normalize_axis(attrs.int("axis", 0)?, rank)?;
                 self.emit_inputs(builder, node, Op::Concat { axis }, xs)
+            }
+            "Transpose" => {
+                let rank = match self.input(node, 0)? {
+                    Value::Computed(x) => self.shapes[*x].len(),
+                    Value::Const(c) => c.shape().len(),
+                };
+                let perm: Vec<usize> = match attrs.ints_opt("perm")? {
+                    None => (0..rank).rev().collect(),
+                    Some(p) => p
+                        .iter()
+                        .map(|&a| {
+                            usize::try_from(a).map_err(|_| {
+                                Error::invalid(format!("Transpose perm has a negative axis {a}"))
+                            })
+                        })
+                        .collect::<Result<_>>()?,
+                };
+                match self.input(node, 0)?.clone() {
+                    Value::Computed(x) => self.emit(builder, node, Op::Transpose { perm }, x),
+                    Value::Const(c) => {
+                        // A constant (a weight transposed before a MatMul):
+                        // folded, the values moved, none computed.
+                        // (The shape check refuses a bad permutation.)
+                        Op::Transpose { perm: perm.clone() }
+                            .output_shape(c.shape())
+                            .map_err(Error::invalid)?;
+                        let folded = match c {
+                            Const::F32(a) => Const::F32(
+                                a.permuted_axes(IxDyn(&perm))
+                                    .as_standard_layout()
+                                    .into_owned(),
+                            ),
+                            Const::I64(a) => Const::I64(
+                                a.permuted_axes(IxDyn(&perm))
+                                    .as_standard_layout()
+                                    .into_owned(),
+                            ),
+                        };
+                        self.define(node, Value::Const(folded))
+                    }
+                }
+            }
+            "Pad" => {
+                let x = self.computed(node, 0)?;
+                let mode = attrs.string("mode")?.unwrap_or_else(|| "constant".into());
+                if mode != "constant" {
+                    return Err(Error::unsupported(format!(
+                        "Pad mode '{mode}' is not supported (only 'constant': the {mode} values depend on the input)"
+                    )));
+                }
+                let (pads, value) = if self.opset < 11 {
+                    (
+                        attrs
+                            .ints_opt("pads")?
+                            .ok_or_else(|| Error::invalid("Pad needs its 'pads' attribute"))?,
+                        attrs.float("value", 0.0)?,
+                    )
+                } else {
+                    if node.input.get(3).is_some_and(|a| !a.is_empty()) {
+                        return Err(Error::unsupported(
+                            "Pad with an 'axes' input is not supported",
+                        ));
+                    }
+                    let pads = match self.input(node, 1)? {
+                        Value::Const(Const::I64(p)) => p.iter().copied().collect(),
+                        _ => {
+                            return Err(Error::unsupported(
+                                "Pad's pads (input 1) must be a constant int64 tensor",
+                            ))
+                        }
+                    };
+                    let value = match self.optional_input(node, 2)? {
+                        None => 0.0,
+                        Some(Value::Const(Const::F32(v))) if v.len() == 1 => {
+                            v.iter().copied().next().unwrap_or(0.0)
+                        }
+                        Some(_) => {
+                            return Err(Error::unsupported(
+                                "Pad's constant_value (input 2) must be one constant float",
+                            ))
+                        }
+                    };
+                    (pads, value)
+                };
+                let pads = pads
+                    .iter()
+                    .map(|&p| {
+                        usize::try_from(p).map_err(|_| {
+                            Error::unsupported(format!(
+                                "Pad by {p} (a negative pad crops) is not supported"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<usize>>>()?;
+                self.emit(builder, node, Op::Pad { pads, value }, x)
             }
             "Squeeze" | "Unsqueeze" => {
                 let x = self.computed(node, 0)?;
@@ -1658,6 +1753,23 @@ pub fn to_bytes(graph: &Graph) -> Result<Vec<u8>> {
                 n.attribute.push(int_attr("axis", *axis as i64));
             }
             Op::Sum => n.op_type = "Sum".into(),
+            Op::Transpose { perm } => {
+                n.op_type = "Transpose".into();
+                n.attribute.push(ints_attr("perm", perm));
+            }
+            Op::Pad { pads, value } => {
+                n.op_type = "Pad".into();
+                let p: Vec<i64> = pads.iter().map(|&v| v as i64).collect();
+                let mut pt = TensorProto::new();
+                pt.dims = vec![p.len() as i64];
+                pt.data_type = DataType::INT64 as i32;
+                pt.int64_data = p;
+                n.input.push(init("pads", pt));
+                n.input.push(init(
+                    "value",
+                    f32_tensor(&ndarray::arr0(*value).into_dyn().view()),
+                ));
+            }
             Op::Concat { axis } => {
                 n.op_type = "Concat".into();
                 n.attribute.push(int_attr("axis", *axis as i64));

@@ -8,7 +8,10 @@
 //! exact reciprocal), `Relu`, `Sum` of computed values (a residual
 //! connection: `vadd` of the values' `let`s, left to right), and the layout
 //! ops `Identity`, `Flatten`, `Reshape` and the `Concat` of one value, which
-//! do not change the row-major element order. Every node is one `let`, so a
+//! do not change the row-major element order. `Transpose` and `Pad` are
+//! written out element by element as the list of `nth v k` (the input
+//! element each output element copies) and `Pad`'s constant, exactly; one
+//! that moves nothing is its input. Every node is one `let`, so a
 //! node may read any earlier value. Sigmoid, Tanh and Softmax have no exact
 //! definition over the rationals in Lean core, and Conv2d, BatchNorm, the
 //! pools and the `Concat` of several values are not exported yet: a model
@@ -60,6 +63,61 @@ fn broadcast(c: &ArrayD<f32>, shape: &[usize], what: &str) -> Result<Vec<f32>, E
         ))
     })?;
     Ok(view.iter().copied().collect())
+}
+
+/// For `Transpose` or `Pad` on a value of shape `in_shape`: per element of
+/// the output (row-major), the row-major index of the input element it
+/// copies, or `None` where it is `Pad`'s constant; `None` overall for a
+/// permutation or padding that does not fit `in_shape`.
+fn gather_sources(op: &Op, in_shape: &[usize]) -> Option<Vec<Option<usize>>> {
+    let rank = in_shape.len();
+    let mut in_strides = vec![1usize; rank];
+    for d in (0..rank.saturating_sub(1)).rev() {
+        in_strides[d] = in_strides[d + 1] * in_shape[d + 1];
+    }
+    // Per output axis: its length, where the input starts along it, the
+    // input's length along it and the input stride it steps by.
+    let axes: Vec<(usize, usize, usize, usize)> = match op {
+        Op::Transpose { perm } => {
+            let mut seen = vec![false; rank];
+            if perm.len() != rank
+                || perm
+                    .iter()
+                    .any(|&a| a >= rank || std::mem::replace(&mut seen[a], true))
+            {
+                return None;
+            }
+            perm.iter()
+                .map(|&a| (in_shape[a], 0, in_shape[a], in_strides[a]))
+                .collect()
+        }
+        Op::Pad { pads, .. } if pads.len() == 2 * rank => (0..rank)
+            .map(|d| {
+                let len = in_shape[d]
+                    .checked_add(pads[d])?
+                    .checked_add(pads[rank + d])?;
+                Some((len, pads[d], in_shape[d], in_strides[d]))
+            })
+            .collect::<Option<_>>()?,
+        _ => return None,
+    };
+    let out_len = axes.iter().try_fold(1usize, |n, a| n.checked_mul(a.0))?;
+    let mut sources = Vec::with_capacity(out_len);
+    for j in 0..out_len {
+        // The output index of element j, last axis first.
+        let mut rest = j;
+        let mut src = Some(0usize);
+        for &(len, start, in_len, stride) in axes.iter().rev() {
+            let i = rest % len;
+            rest /= len;
+            src = match src {
+                Some(s) if i >= start && i - start < in_len => Some(s + (i - start) * stride),
+                _ => None,
+            };
+        }
+        sources.push(src);
+    }
+    Some(sources)
 }
 
 /// Writes `graph` as Lean.
@@ -184,6 +242,38 @@ pub fn network(graph: &Graph) -> Result<LeanNetwork, ExportError> {
             }
             Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => arg,
             Op::Concat { .. } if node.inputs.len() == 1 => arg,
+            // A copy of input elements and constants: exact.
+            Op::Transpose { .. } | Op::Pad { .. } => {
+                let in_shape = &shapes[input];
+                let sources = gather_sources(&node.op, in_shape)
+                    .filter(|s| s.len() == len(i + 1))
+                    .ok_or_else(|| {
+                        ExportError::Unsupported(format!(
+                            "{what}: its attributes do not fit its input of shape {in_shape:?}"
+                        ))
+                    })?;
+                if sources.len() == len(input)
+                    && sources.iter().enumerate().all(|(j, &s)| s == Some(j))
+                {
+                    // Only axes of length 1 move, or nothing is padded.
+                    arg
+                } else {
+                    let fill = match &node.op {
+                        Op::Pad { value, .. } => lit(*value)?,
+                        _ => String::new(),
+                    };
+                    // Every element is written out: count them all.
+                    numbers += sources.len();
+                    let items: Vec<String> = sources
+                        .iter()
+                        .map(|s| match s {
+                            Some(k) => format!("nth {arg} {k}"),
+                            None => fill.clone(),
+                        })
+                        .collect();
+                    format!("[{}]", items.join(", "))
+                }
+            }
             other => {
                 let why = match other {
                     Op::Sigmoid | Op::Tanh | Op::Softmax { .. } => {
@@ -319,6 +409,179 @@ mod tests {
         let y = b.push_inputs("one", Op::Concat { axis: 1 }, vec![r], "y");
         let net = network(&b.finish(y).unwrap()).unwrap();
         assert!(net.network.contains("  let v2 := v1\n"), "{}", net.network);
+    }
+
+    /// Evaluates the list expression `[item, ...]` of a `let` on `x` (the
+    /// value the items read): `nth v k` is `x[k]` (0 past the end, as the
+    /// prelude's `nth`), any other item is read as a literal.
+    fn eval_gather(expr: &str, v: &str, x: &[Rational]) -> Vec<Rational> {
+        let inner = expr
+            .strip_prefix('[')
+            .and_then(|e| e.strip_suffix(']'))
+            .unwrap_or_else(|| panic!("not a list: {expr}"));
+        inner
+            .split(", ")
+            .map(|item| match item.strip_prefix(&format!("nth {v} ")) {
+                Some(k) => x
+                    .get(k.parse::<usize>().unwrap())
+                    .cloned()
+                    .unwrap_or_else(Rational::zero),
+                None => {
+                    number::parse_literal(item).unwrap_or_else(|| panic!("not a literal: {item}"))
+                }
+            })
+            .collect()
+    }
+
+    /// The expression of `let v{n} := ...` in `network`.
+    fn let_expr(network: &str, n: usize) -> String {
+        let prefix = format!("  let v{n} := ");
+        network
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("no v{n} in {network}"))
+            .to_string()
+    }
+
+    #[test]
+    fn transpose_and_pad_are_written_out_exactly() {
+        // x: [2, 3, 4] -> Transpose [2, 0, 1] -> [4, 2, 3]
+        //   -> Pad one before axis 1, two after axis 2, value -1.5 -> [4, 3, 5].
+        let (a, b, c) = (2usize, 3usize, 4usize);
+        let mut g = GraphBuilder::new("t", "x", vec![a, b, c]);
+        let t = g.push(
+            "swap_axes",
+            Op::Transpose {
+                perm: vec![2, 0, 1],
+            },
+            0,
+        );
+        let y = g.push(
+            "border",
+            Op::Pad {
+                pads: vec![0, 1, 0, 0, 0, 2],
+                value: -1.5,
+            },
+            t,
+        );
+        let net = network(&g.finish(y).unwrap()).unwrap();
+        assert_eq!((net.inputs, net.outputs), (24, 60));
+        assert_eq!(net.numbers, 24 + 60);
+        let x: Vec<Rational> = (0..24).map(|k| Rational::from_integer(k.into())).collect();
+        // Hand-written reference: t[i][j][k] = x[j][k][i].
+        let mut t_ref = Vec::new();
+        for i in 0..c {
+            for j in 0..a {
+                for k in 0..b {
+                    t_ref.push(x[(j * b + k) * c + i].clone());
+                }
+            }
+        }
+        let v1 = eval_gather(&let_expr(&net.network, 1), "x", &x);
+        assert_eq!(v1, t_ref);
+        let pad = Rational::from_float(-1.5f32).unwrap();
+        let mut y_ref = Vec::new();
+        for i in 0..c {
+            for j in 0..a + 1 {
+                for k in 0..b + 2 {
+                    y_ref.push(if j >= 1 && k < b {
+                        t_ref[(i * a + (j - 1)) * b + k].clone()
+                    } else {
+                        pad.clone()
+                    });
+                }
+            }
+        }
+        let v2 = eval_gather(&let_expr(&net.network, 2), "v1", &v1);
+        assert_eq!(v2, y_ref);
+        assert!(net.network.contains("  v2\n"), "{}", net.network);
+
+        // A transpose that moves only an axis of length 1, and a padding of
+        // nothing, are their input.
+        let mut g = GraphBuilder::new("t", "x", vec![1, 2, 1, 3]);
+        let t = g.push(
+            "t",
+            Op::Transpose {
+                perm: vec![2, 1, 0, 3],
+            },
+            0,
+        );
+        let y = g.push(
+            "p",
+            Op::Pad {
+                pads: vec![0; 8],
+                value: 2.0,
+            },
+            t,
+        );
+        let net = network(&g.finish(y).unwrap()).unwrap();
+        assert!(
+            net.network.contains("  let v1 := x\n  let v2 := v1\n"),
+            "{}",
+            net.network
+        );
+    }
+
+    #[test]
+    fn an_export_with_transpose_and_pad_passes_the_structural_check() {
+        let mut g = GraphBuilder::new("tp", "x", vec![1, 2, 2]);
+        let t = g.push(
+            "t",
+            Op::Transpose {
+                perm: vec![0, 2, 1],
+            },
+            0,
+        );
+        let p = g.push(
+            "p",
+            Op::Pad {
+                pads: vec![0, 0, 1, 0, 0, 0],
+                value: 0.25,
+            },
+            t,
+        );
+        let f = g.push("flat", Op::Flatten { axis: 0 }, p);
+        let h = g.push(
+            "fc",
+            Op::Gemm {
+                weight: ndarray::Array2::from_elem((2, 6), 0.5),
+                bias: None,
+            },
+            f,
+        );
+        let y = g.push("relu", Op::Relu, h);
+        let graph = g.finish(y).unwrap();
+        let models = [crate::ModelInput {
+            name: "tp".into(),
+            graph: &graph,
+            obligations: vec![crate::ObligationInput {
+                name: "open_one".into(),
+                text: "prove open_one: ...".into(),
+                statement: Err("not stated here".into()),
+                verdict: crate::AxiomVerdict::Unknown,
+                witness: None,
+                certificate: None,
+            }],
+        }];
+        let project = crate::export(&models, "test", &crate::ExportOptions::default()).unwrap();
+        let problems = crate::structure::check(&project);
+        assert!(problems.is_empty(), "{problems:?}");
+        let network = project
+            .files
+            .iter()
+            .find(|(path, _)| path.ends_with("/Network.lean"))
+            .map(|(_, text)| text)
+            .unwrap();
+        assert!(
+            network.contains("let v1 := [nth x 0, nth x 2, nth x 1, nth x 3]"),
+            "{network}"
+        );
+        assert!(
+            network.contains(
+                "let v2 := [(Q.dy 1 2), nth v1 0, nth v1 1, (Q.dy 1 2), nth v1 2, nth v1 3]"
+            ),
+            "{network}"
+        );
     }
 
     #[test]

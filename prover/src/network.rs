@@ -187,6 +187,47 @@ impl MatrixRef<'_> {
         }
     }
 
+    /// `a · W` for one row `a` (a plain loop: no matrix-product set-up for
+    /// the single rows of the alpha gradient).
+    pub fn vec_left(&self, a: &[f64]) -> Vec<f64> {
+        let mut next = vec![0.0; self.ncols()];
+        match self {
+            MatrixRef::Dense(w) => {
+                for (row, lam) in w.rows().into_iter().zip(a) {
+                    if *lam != 0.0 {
+                        for (nv, wv) in next.iter_mut().zip(row) {
+                            *nv += lam * wv;
+                        }
+                    }
+                }
+            }
+            MatrixRef::Sparse(s) => {
+                for (t, lam) in a.iter().enumerate() {
+                    if *lam != 0.0 {
+                        for (c, v) in s.row(t) {
+                            next[c] += lam * v;
+                        }
+                    }
+                }
+            }
+        }
+        next
+    }
+
+    /// `W g` for one vector `g`.
+    pub fn vec_right(&self, g: &[f64]) -> Vec<f64> {
+        match self {
+            MatrixRef::Dense(w) => w
+                .rows()
+                .into_iter()
+                .map(|row| row.dot(&ndarray::ArrayView1::from(g)))
+                .collect(),
+            MatrixRef::Sparse(s) => (0..s.nrows())
+                .map(|t| s.row(t).map(|(c, v)| v * g[c]).sum())
+                .collect(),
+        }
+    }
+
     /// Row `t`'s non-zero entries, `(column, value)`.
     pub fn row_entries(&self, t: usize) -> Vec<(usize, f64)> {
         match self {
@@ -401,6 +442,21 @@ fn linear_layer(
         }
     }
     Ok(Layer::Linear { w: dense, b })
+}
+
+/// The multi-index of row-major flat index `e` in `shape`.
+fn unravel(mut e: usize, shape: &[usize]) -> Vec<usize> {
+    let mut at = vec![0; shape.len()];
+    for (i, &d) in shape.iter().enumerate().rev() {
+        at[i] = e % d.max(1);
+        e /= d.max(1);
+    }
+    at
+}
+
+/// The row-major flat index of multi-index `at` in `shape`.
+fn ravel(at: &[usize], shape: &[usize]) -> usize {
+    at.iter().zip(shape).fold(0, |acc, (&i, &d)| acc * d + i)
 }
 
 /// Why a graph cannot be lowered for the prover.
@@ -704,6 +760,37 @@ impl Network {
                         mean: Array1::from_shape_fn(n_in, |e| f64::from(mean[channel(e)])),
                         beta: Array1::from_shape_fn(n_in, |e| f64::from(bias[channel(e)])),
                     });
+                }
+                // Both move elements (and Pad adds constants): exact.
+                Op::Transpose { perm } => {
+                    let rows = (0..n_out).map(|e| {
+                        let o = unravel(e, out_shape);
+                        let mut at = vec![0; in_shape.len()];
+                        for (i, &a) in perm.iter().enumerate() {
+                            at[a] = o[i];
+                        }
+                        vec![(ravel(&at, in_shape), 1.0)]
+                    });
+                    layers.push(linear_layer(n_in, rows, Array1::zeros(n_out)).map_err(fail)?);
+                }
+                Op::Pad { pads, value } => {
+                    let rank = in_shape.len();
+                    let mut b = Array1::zeros(n_out);
+                    let mut rows = Vec::with_capacity(n_out);
+                    for e in 0..n_out {
+                        let o = unravel(e, out_shape);
+                        let at: Option<Vec<usize>> = (0..rank)
+                            .map(|i| o[i].checked_sub(pads[i]).filter(|&v| v < in_shape[i]))
+                            .collect();
+                        match at {
+                            Some(at) => rows.push(vec![(ravel(&at, in_shape), 1.0)]),
+                            None => {
+                                rows.push(Vec::new());
+                                b[e] = f64::from(*value);
+                            }
+                        }
+                    }
+                    layers.push(linear_layer(n_in, rows, b).map_err(fail)?);
                 }
                 Op::Sum => layers.push(Layer::Sum),
                 Op::Concat { axis } => {

@@ -9,7 +9,7 @@ use axiom_core::Graph;
 use num_rational::BigRational;
 use num_traits::{Signed, ToPrimitive, Zero};
 
-use crate::network::{Layer, LowerError, Network};
+use crate::network::{LowerError, Network};
 use crate::verdict::Counterexample;
 
 /// One output constraint of a disjunct: the unsafe set needs
@@ -172,10 +172,13 @@ pub fn recheck_counterexample(
     if y.len() != property.num_outputs || y.iter().any(|v| !v.is_finite()) {
         return None;
     }
-    let piecewise_linear = Network::from_graph(graph).is_ok_and(|n| {
-        n.layers
-            .iter()
-            .all(|l| !matches!(l, Layer::Sigmoid | Layer::Tanh))
+    // (From the graph's ops: lowering a large network only to look at its
+    // layers would cost more than the check.)
+    let piecewise_linear = !graph.nodes.iter().any(|n| {
+        matches!(
+            n.op,
+            axiom_core::Op::Sigmoid | axiom_core::Op::Tanh | axiom_core::Op::Softmax { .. }
+        )
     });
     let yq: Vec<BigRational> = y.iter().map(|&v| exact(v)).collect();
     for (ci, case) in property.cases.iter().enumerate() {

@@ -62,7 +62,7 @@ impl std::fmt::Display for UnknownReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SplitStrategy {
     /// Input splitting when the property lets few inputs vary (at most
-    /// [`AUTO_INPUT_SPLIT_MAX_DIM`](crate::bab::AUTO_INPUT_SPLIT_MAX_DIM),
+    /// [`AUTO_INPUT_SPLIT_MAX_DIM`](crate::search::AUTO_INPUT_SPLIT_MAX_DIM),
     /// whatever the network's input size), ReLU splitting otherwise.
     #[default]
     Auto,

@@ -85,6 +85,17 @@ extern "C" __global__ void SFX(concat_part)(real* y, const real* x, u64 n, u64 b
     GRID_LOOP(i, n) { y[(i / block) * out_block + offset + i % block] = x[i]; }
 }
 
+// Transpose and Pad as a gather (a copy, exact): output element j of row b
+// (j = i % sample_out) is x[b * sample_x + src[j]], or `value` where src[j]
+// is all ones (padding). src is the CPU-built table of `crate::layout`.
+extern "C" __global__ void SFX(gather)(real* y, const real* x, const u64* src, u64 total,
+                                       u64 sample_out, u64 sample_x, real value) {
+    GRID_LOOP(i, total) {
+        u64 s = src[i % sample_out];
+        y[i] = s == ~0ULL ? value : x[(i / sample_out) * sample_x + s];
+    }
+}
+
 // out = f(x, c) with numpy broadcasting. The output is [batch, dims...]
 // (rank `rank` per sample, `sample_out` scalars per sample); x has
 // `sample_x` scalars per sample and per-sample strides `xstr` (0 on
@@ -343,6 +354,7 @@ mod tests {
             "softmax",
             "add_into",
             "concat_part",
+            "gather",
         ] {
             let def = format!("__global__ void SFX({name})(");
             assert!(forward_source(false).contains(&def), "{name}");

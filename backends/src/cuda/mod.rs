@@ -265,6 +265,7 @@ pub(crate) struct ForwardKernels {
     pub softmax: CudaFunction,
     pub add_into: CudaFunction,
     pub concat_part: CudaFunction,
+    pub gather: CudaFunction,
 }
 
 /// The interval kernels (`f32`).
@@ -354,6 +355,7 @@ impl Device {
                 softmax: f("softmax")?,
                 add_into: f("add_into")?,
                 concat_part: f("concat_part")?,
+                gather: f("gather")?,
             })
         };
         let f32k = forward(&f32_module, "f32")?;

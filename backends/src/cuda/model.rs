@@ -246,6 +246,14 @@ enum Kernel<T> {
         len: u64,
         inner: u64,
     },
+    /// Transpose, Pad: output element `j` of a sample is input element
+    /// `src[j]` of that sample, or `value` where `src[j]` is `u64::MAX`
+    /// (see `crate::layout`); a copy, exact.
+    Gather {
+        src: CudaSlice<u64>,
+        sample_x: usize,
+        value: T,
+    },
     /// `a + b + ...`, added left to right into a copy of `a` (or `a` itself
     /// when this step takes it).
     Sum,
@@ -546,6 +554,36 @@ impl<T: DevReal> Kernel<T> {
             Op::Sigmoid => (Kernel::Sigmoid, 0),
             Op::Tanh => (Kernel::Tanh, 0),
             Op::Identity | Op::Flatten { .. } | Op::Reshape { .. } => (Kernel::Alias, 0),
+            Op::Transpose { .. } | Op::Pad { .. } => {
+                let sources =
+                    crate::layout::gather_sources(op, in_shape).map_err(|e| refuse(name, e))?;
+                let sample_x = in_shape.iter().product::<usize>();
+                if sources.len() != out_shape.iter().product::<usize>() {
+                    return Err(internal(format!(
+                        "the gather of node '{name}' has the wrong length"
+                    )));
+                }
+                if crate::layout::is_identity(&sources, sample_x) {
+                    // Only axes of length 1 move, or nothing is padded.
+                    return Ok((Kernel::Alias, 0));
+                }
+                let src: Vec<u64> = sources
+                    .iter()
+                    .map(|s| s.map_or(u64::MAX, |k| k as u64))
+                    .collect();
+                let value = match op {
+                    Op::Pad { value, .. } => T::from_f32(*value),
+                    _ => T::zero(),
+                };
+                (
+                    Kernel::Gather {
+                        src: device.upload(&src)?,
+                        sample_x,
+                        value,
+                    },
+                    0,
+                )
+            }
             Op::Conv2d {
                 weight,
                 bias,
@@ -788,6 +826,30 @@ impl<T: DevReal> Step<T> {
                     l.arg(include);
                 }
                 // SAFETY: x is [planes, h, w], y is [planes, oh, ow].
+                unsafe { l.launch(grid(total)) }.map_err(launch_err)?;
+                Rc::new(y)
+            }
+            Kernel::Gather {
+                src,
+                sample_x,
+                value,
+            } => {
+                if x.len() != rows * sample_x {
+                    return Err(internal("gather input has the wrong length"));
+                }
+                let mut y = device.zeros::<T>(total)?;
+                let (so, sx) = (self.out_len as u64, *sample_x as u64);
+                let mut l = stream.launch_builder(&k.gather);
+                l.arg(&mut y)
+                    .arg(&*x)
+                    .arg(src)
+                    .arg(&total64)
+                    .arg(&so)
+                    .arg(&sx)
+                    .arg(value);
+                // SAFETY: y is [rows, out_len], x is [rows, sample_x]; src
+                // has out_len entries, each below sample_x or u64::MAX (not
+                // read).
                 unsafe { l.launch(grid(total)) }.map_err(launch_err)?;
                 Rc::new(y)
             }

@@ -220,7 +220,7 @@ fn ibp_graphs() -> Vec<(&'static str, Graph)> {
 }
 
 /// The exact value of an interval network at `x`, in exact rationals.
-fn exact(net: &IbpNetwork, x: &[f64]) -> Vec<num_rational::BigRational> {
+pub(crate) fn exact(net: &IbpNetwork, x: &[f64]) -> Vec<num_rational::BigRational> {
     use num_rational::BigRational;
     use num_traits::Zero;
     let q = |v: f64| BigRational::from_float(v).unwrap();
@@ -305,7 +305,13 @@ fn graphs_lower_to_interval_networks_of_the_same_function() {
 }
 
 /// Checks that the bounds of every box contain the exact output at `x`.
-fn assert_contains(net: &IbpNetwork, lower: &[f64], upper: &[f64], x: &[f64], what: &str) {
+pub(crate) fn assert_contains(
+    net: &IbpNetwork,
+    lower: &[f64],
+    upper: &[f64],
+    x: &[f64],
+    what: &str,
+) {
     use num_rational::BigRational;
     for (j, y) in exact(net, x).iter().enumerate() {
         let (lo, hi) = (lower[j], upper[j]);

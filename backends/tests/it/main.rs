@@ -8,5 +8,6 @@ mod common;
 
 mod dag;
 mod ibp;
+mod layout;
 mod ops;
 mod parity;

@@ -14,7 +14,8 @@
 //! dilations and groups, BatchNorm, MaxPool, AveragePool, Softmax), Softmax
 //! along a non-last axis, pools whose windows lie in the padding, reshapes,
 //! dead nodes and an output that is the input, the DAGs of `dag.rs` (residual
-//! sums, concatenations, values with several readers); batches of 1, 7 and
+//! sums, concatenations, values with several readers), transposes and pads
+//! (and a network that pads, convolves and transposes); batches of 1, 7 and
 //! 300.
 //! Tolerances: f64 within `1e-9 (1 + |want|)` of the CPU's f64, f32 within
 //! `1e-5 (1 + |want|)`. With the shared benchmarks present, every ACAS Xu
@@ -25,7 +26,7 @@ use axiom_backends::{available_backends, backend_by_name, BackendError, Compiled
 use axiom_core::{Graph, GraphBuilder, Op};
 use ndarray::{Array1, Array2, ArrayD};
 
-use crate::common::{cnn, dag_graphs, lcg, mlp, ACTIVATIONS};
+use crate::common::{cnn, dag_graphs, lcg, mlp, pad_conv_transpose, ACTIVATIONS};
 
 /// A graph of one op on a sample of shape `shape`.
 fn single(shape: Vec<usize>, op: Op) -> Graph {
@@ -140,6 +141,50 @@ fn cases() -> Vec<(String, Graph)> {
     let mut b = GraphBuilder::new("t", "x", vec![3]);
     b.push("dead", Op::Relu, 0);
     cases.push(("output_is_input".into(), b.finish(0).unwrap()));
+    // Transposes and pads (a gather on the GPU), one that moves nothing, and
+    // a network that pads, convolves and transposes.
+    for (name, shape, op) in [
+        (
+            "transpose_last_two",
+            vec![1, 2, 3, 4],
+            Op::Transpose {
+                perm: vec![0, 1, 3, 2],
+            },
+        ),
+        (
+            "transpose_three",
+            vec![2, 3, 4],
+            Op::Transpose {
+                perm: vec![2, 0, 1],
+            },
+        ),
+        (
+            "transpose_unit_axes",
+            vec![1, 3, 1],
+            Op::Transpose {
+                perm: vec![2, 1, 0],
+            },
+        ),
+        (
+            "pad_two_axes",
+            vec![2, 3, 4],
+            Op::Pad {
+                pads: vec![0, 1, 2, 0, 2, 1],
+                value: -0.75,
+            },
+        ),
+        (
+            "pad_nothing",
+            vec![2, 3],
+            Op::Pad {
+                pads: vec![0; 4],
+                value: 1.0,
+            },
+        ),
+    ] {
+        cases.push((name.into(), single(shape, op)));
+    }
+    cases.push(("pad_conv_transpose".into(), pad_conv_transpose()));
     // Residual sums, Sub of two computed values, concatenations, values with
     // several readers.
     for (name, g) in dag_graphs() {

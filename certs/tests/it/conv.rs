@@ -5,7 +5,7 @@
 //! below the true minimum and fail above it, and an average that would
 //! divide by a number that is not a power of two is refused by name.
 
-use axiom_certs::check::{check_counterexample, check_proof, CheckError, MAX_DENSE_ENTRIES};
+use axiom_certs::check::{check_counterexample, check_proof, CheckError, MAX_LAYER_ENTRIES};
 use axiom_certs::evidence::{
     CaseProof, Counterexample, Evidence, LeafProof, ProofNode, Refutation,
 };
@@ -641,16 +641,17 @@ fn a_window_of_padding_only_is_zero() {
 }
 
 #[test]
-fn a_convolution_too_large_to_hold_densely_is_refused() {
-    // 2048 x 2048 pixels, a 1x1 kernel: 2^22 outputs over 2^22 inputs.
+fn a_convolution_with_too_many_weights_is_refused() {
+    // 2048 x 2048 pixels, a 5x5 kernel: 2^22 outputs of 25 weights each,
+    // more than the checker holds for one layer.
     let mut b = GraphBuilder::new("big", "x", vec![1, 1, 2048, 2048]);
     let c = b.push(
         "conv",
         Op::Conv2d {
-            weight: Array4::from_elem((1, 1, 1, 1), 1.0),
+            weight: Array4::from_elem((1, 1, 5, 5), 1.0),
             bias: None,
             strides: [1, 1],
-            pads: [0; 4],
+            pads: [2; 4],
             dilations: [1, 1],
             group: 1,
         },
@@ -660,5 +661,5 @@ fn a_convolution_too_large_to_hold_densely_is_refused() {
     let p = threshold(1, 1, 0.0, 1.0, 0, &rat(0.0), 1);
     let err = check_counterexample(&net, &p, &cex(vec![0.0])).unwrap_err();
     assert_eq!(err.place, "model node 'conv'", "{err}");
-    assert!(err.reason.contains(&MAX_DENSE_ENTRIES.to_string()), "{err}");
+    assert!(err.reason.contains(&MAX_LAYER_ENTRIES.to_string()), "{err}");
 }

@@ -407,3 +407,81 @@ fn squeeze_and_unsqueeze_are_reshapes() {
         .iter()
         .all(|n| matches!(n.op, Op::Reshape { .. })));
 }
+
+#[test]
+fn transpose_and_constant_pad_import_and_round_trip() {
+    use onnx_protobuf::TensorProto;
+    // Transpose [1, 2] -> [2, 1] (default: reversed axes), then Pad with
+    // pads as an input (opset 13) and a constant value.
+    let mut bytes = model_of(
+        &[
+            ("Transpose", &["r"], "t"),
+            ("Pad", &["t", "pads", "v"], "p"),
+        ],
+        "p",
+        &[("v", vec![], vec![-1.5])],
+        &[],
+    );
+    let mut model = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let mut t = TensorProto::new();
+    t.name = "pads".into();
+    t.dims = vec![4];
+    t.data_type = 7; // INT64
+    t.int64_data = vec![0, 1, 2, 0];
+    model.graph.as_mut().unwrap().initializer.push(t);
+    bytes = model.write_to_bytes().unwrap();
+    let g = onnx::parse(&bytes, "m").unwrap();
+    assert_eq!(g.nodes[1].op, Op::Transpose { perm: vec![1, 0] });
+    assert_eq!(
+        g.nodes[2].op,
+        Op::Pad {
+            pads: vec![0, 1, 2, 0],
+            value: -1.5
+        }
+    );
+    // [2, 1] padded by (0 before, 2 after) rows and (1 before, 0 after)
+    // columns.
+    assert_eq!(g.output_shape().unwrap(), vec![4, 2]);
+    let again = onnx::parse(&onnx::to_bytes(&g).unwrap(), "again").unwrap();
+    assert_eq!(g.digest(), again.digest());
+    // Other modes and negative pads (cropping) are refused, naming why.
+    let mut reflect = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let pad = &mut reflect.graph.as_mut().unwrap().node[2];
+    let mut mode = onnx_protobuf::AttributeProto::new();
+    mode.name = "mode".into();
+    mode.s = b"reflect".to_vec();
+    mode.type_ =
+        protobuf::EnumOrUnknown::new(onnx_protobuf::attribute_proto::AttributeType::STRING);
+    pad.attribute.push(mode);
+    let e = onnx::parse(&reflect.write_to_bytes().unwrap(), "m").unwrap_err();
+    assert!(e.to_string().contains("Pad mode 'reflect'"), "{e}");
+    let mut crop = ModelProto::parse_from_bytes(&bytes).unwrap();
+    crop.graph
+        .as_mut()
+        .unwrap()
+        .initializer
+        .last_mut()
+        .unwrap()
+        .int64_data = vec![0, -1, 0, 0];
+    let e = onnx::parse(&crop.write_to_bytes().unwrap(), "m").unwrap_err();
+    assert!(e.to_string().contains("negative pad"), "{e}");
+}
+
+#[test]
+fn a_transposed_constant_weight_is_folded() {
+    // MatMul(r, Transpose(W)) with W [3, 2]: one Gemm with weight W.
+    let g = onnx::parse(
+        &model_of(
+            &[("Transpose", &["W"], "wt"), ("MatMul", &["r", "wt"], "y")],
+            "y",
+            &[("W", vec![3, 2], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])],
+            &[],
+        ),
+        "m",
+    )
+    .unwrap();
+    let Op::Gemm { weight, .. } = &g.nodes.last().unwrap().op else {
+        panic!("{:?}", g.nodes)
+    };
+    assert_eq!(weight, &arr2(&[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]));
+}

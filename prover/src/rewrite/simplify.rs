@@ -191,8 +191,8 @@ fn op_node(op: &Op, p: Id, x: Id) -> GraphLang {
         Op::MaxPool { .. } => GraphLang::MaxPool(c),
         Op::AveragePool { .. } => GraphLang::AvgPool(c),
         Op::Softmax { .. } => GraphLang::Softmax(c),
-        Op::Sum | Op::Concat { .. } => {
-            unreachable!("simplify refuses multi-input ops before building the term")
+        Op::Sum | Op::Concat { .. } | Op::Transpose { .. } | Op::Pad { .. } => {
+            unreachable!("simplify refuses these ops before building the term")
         }
     }
 }
@@ -765,9 +765,14 @@ pub fn simplify(graph: &Graph) -> Result<Simplified, RewriteError> {
     let mut term: RecExpr<GraphLang> = RecExpr::default();
     let mut cur = term.add(GraphLang::Input);
     for (i, node) in chain.nodes.iter().enumerate() {
-        if node.inputs != [i] || matches!(node.op, Op::Sum | Op::Concat { .. }) {
+        if node.inputs != [i]
+            || matches!(
+                node.op,
+                Op::Sum | Op::Concat { .. } | Op::Transpose { .. } | Op::Pad { .. }
+            )
+        {
             return Err(RewriteError::Graph(format!(
-                "node '{}' does not read the previous node's output alone; only chains are supported",
+                "node '{}' does not read the previous node's output alone, or is a Transpose or Pad; only chains of the other ops are supported",
                 node.name
             )));
         }

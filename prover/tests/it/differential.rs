@@ -18,7 +18,9 @@
 //! A second test draws DAG networks: residual sums (of a hidden value and a
 //! projection of an earlier one, or of two computed branches), differences
 //! of two computed values (as ONNX `Sub` imports) and concatenations along
-//! the first or the last axis of `[2, n]`-shaped values. Their lowering is
+//! the first or the last axis of `[2, n]`-shaped values; a third of them
+//! start on a small image with a constant Pad, a convolution, a max or
+//! average pool and a Transpose. Their lowering is
 //! first compared with the CPU backend's evaluation of the graph on sampled
 //! inputs (the Z3 reference reads the same lowering), then they get the
 //! same checks. `AXIOM_DIFFERENTIAL_DAG_CASES` sets their number (150 by
@@ -424,6 +426,20 @@ fn random_dag_instance(rng: &mut Rng) -> Instance {
     let mut width = 1 + rng.below(4) as usize;
     let (x, n_in) = if image {
         let channels = 1 + rng.below(2) as usize;
+        // Sometimes a column of a constant padded on the right.
+        let pad_w = rng.below(2) as usize;
+        let x = if pad_w > 0 {
+            b.push(
+                "pad",
+                Op::Pad {
+                    pads: vec![0, 0, 0, 0, 0, 0, 0, pad_w],
+                    value: rng.dyadic(0.5, 64.0) as f32,
+                },
+                x,
+            )
+        } else {
+            x
+        };
         let conv = b.push(
             "conv",
             Op::Conv2d {
@@ -443,11 +459,11 @@ fn random_dag_instance(rng: &mut Rng) -> Instance {
             x,
         );
         let r = b.push("conv_relu", Op::Relu, conv);
-        let side = shape[2] - 1;
+        let (oh, ow) = (shape[2] - 1, shape[3] - 1 + pad_w);
         let (kernel, strides) = if rng.below(2) == 0 {
             ([2, 2], [1, 1])
         } else {
-            ([side, 1], [1, 1])
+            ([oh, 1], [1, 1])
         };
         let average = rng.below(3) == 0;
         let pool = if average {
@@ -466,9 +482,21 @@ fn random_dag_instance(rng: &mut Rng) -> Instance {
             }
         };
         let p = b.push("pool", pool, r);
+        // Sometimes the pooled maps transposed (H and W swapped).
+        let p = if rng.below(2) == 0 {
+            b.push(
+                "swap",
+                Op::Transpose {
+                    perm: vec![0, 1, 3, 2],
+                },
+                p,
+            )
+        } else {
+            p
+        };
         let f = b.push("flat", Op::Flatten { axis: 1 }, p);
         let [kh, kw] = if average { [2, 2] } else { kernel };
-        let m = channels * (side - kh + 1) * (side - kw + 1);
+        let m = channels * (oh - kh + 1) * (ow - kw + 1);
         (f, m)
     } else {
         (x, n_in)

@@ -278,3 +278,42 @@ pub fn dag_graphs() -> Vec<(&'static str, Graph)> {
         ("sum_buffers", sum_buffers()),
     ]
 }
+
+/// `Pad -> Conv2d -> Relu -> Transpose -> Flatten -> Gemm` on `[1, 2, 4, 5]`:
+/// one row of 0.5 before the height, two columns after the width
+/// (`[1, 2, 5, 7]`), a 2x3 convolution to `[1, 3, 4, 5]`, channels moved
+/// last (`[1, 4, 5, 3]`), flattened to `[1, 60]`, a Gemm to 4 outputs.
+pub fn pad_conv_transpose() -> Graph {
+    let mut b = GraphBuilder::new("pad_conv_transpose", "x", vec![1, 2, 4, 5]);
+    let mut v = b.push(
+        "pad",
+        Op::Pad {
+            pads: vec![0, 0, 1, 0, 0, 0, 0, 2],
+            value: 0.5,
+        },
+        0,
+    );
+    v = b.push(
+        "conv",
+        Op::Conv2d {
+            weight: Array4::from_shape_vec((3, 2, 2, 3), lcg(40, 36)).unwrap(),
+            bias: Some(Array1::from(lcg(41, 3))),
+            strides: [1, 1],
+            pads: [0; 4],
+            dilations: [1, 1],
+            group: 1,
+        },
+        v,
+    );
+    v = b.push("relu", Op::Relu, v);
+    v = b.push(
+        "nhwc",
+        Op::Transpose {
+            perm: vec![0, 2, 3, 1],
+        },
+        v,
+    );
+    v = b.push("flat", Op::Flatten { axis: 1 }, v);
+    v = b.push("fc", fc(42, 4, 60), v);
+    b.finish(v).unwrap()
+}
