@@ -8,71 +8,11 @@
 use axiom_core::Op;
 
 /// For `Transpose` or `Pad` on a sample of shape `in_shape`: per element of
-/// the output sample (row-major), the row-major index of the input element it
-/// copies, or `None` where it is `Pad`'s constant. `Err` for any other op, or
-/// a permutation or padding that does not fit `in_shape` (validation refuses
-/// those).
+/// the output sample, the input element it copies, or `None` where it is
+/// `Pad`'s constant ([`Op::gather_sources`], shared with the prover and the
+/// Lean export).
 pub(crate) fn gather_sources(op: &Op, in_shape: &[usize]) -> Result<Vec<Option<usize>>, String> {
-    let rank = in_shape.len();
-    // Row-major strides of the input.
-    let mut in_strides = vec![1usize; rank];
-    for d in (0..rank.saturating_sub(1)).rev() {
-        in_strides[d] = in_strides[d + 1] * in_shape[d + 1];
-    }
-    // Per output axis: its length, where the input starts along it, the
-    // input's length along it and the input stride it steps by.
-    let axes: Vec<(usize, usize, usize, usize)> = match op {
-        Op::Transpose { perm } => {
-            let mut seen = vec![false; rank];
-            if perm.len() != rank
-                || perm
-                    .iter()
-                    .any(|&a| a >= rank || std::mem::replace(&mut seen[a], true))
-            {
-                return Err(format!(
-                    "{perm:?} is not a permutation of the axes of {in_shape:?}"
-                ));
-            }
-            perm.iter()
-                .map(|&a| (in_shape[a], 0, in_shape[a], in_strides[a]))
-                .collect()
-        }
-        Op::Pad { pads, .. } => {
-            if pads.len() != 2 * rank {
-                return Err(format!("pads {pads:?} do not fit the shape {in_shape:?}"));
-            }
-            (0..rank)
-                .map(|d| {
-                    let len = in_shape[d]
-                        .checked_add(pads[d])
-                        .and_then(|v| v.checked_add(pads[rank + d]))
-                        .ok_or_else(|| format!("pads {pads:?} overflow on {in_shape:?}"))?;
-                    Ok((len, pads[d], in_shape[d], in_strides[d]))
-                })
-                .collect::<Result<_, String>>()?
-        }
-        other => return Err(format!("{} is not a gather", other.kind())),
-    };
-    let out_len = axes
-        .iter()
-        .try_fold(1usize, |n, a| n.checked_mul(a.0))
-        .ok_or_else(|| format!("the output of {} is too large", op.kind()))?;
-    let mut sources = Vec::with_capacity(out_len);
-    for j in 0..out_len {
-        // The output index of element j, last axis first.
-        let mut rest = j;
-        let mut src = Some(0usize);
-        for &(len, start, in_len, stride) in axes.iter().rev() {
-            let i = rest % len;
-            rest /= len;
-            src = match src {
-                Some(s) if i >= start && i - start < in_len => Some(s + (i - start) * stride),
-                _ => None,
-            };
-        }
-        sources.push(src);
-    }
-    Ok(sources)
+    op.gather_sources(in_shape)
 }
 
 /// Whether `sources` copies an input of `in_len` elements unchanged (a

@@ -384,12 +384,7 @@ impl Importer {
         input: ValueId,
         output_name: &str,
     ) -> Result<ValueId> {
-        let shape = op
-            .output_shape(&self.shapes[input])
-            .map_err(Error::invalid)?;
-        let id = builder.push_named(name, op, input, output_name);
-        self.shapes.push(shape);
-        Ok(id)
+        self.push_inputs(builder, name, op, vec![input], output_name)
     }
 
     /// [`Self::push`] for an op of several inputs.
@@ -472,20 +467,7 @@ impl Importer {
         op: Op,
         input: ValueId,
     ) -> Result<()> {
-        let out = node
-            .output
-            .first()
-            .filter(|n| !n.is_empty())
-            .ok_or_else(|| Error::invalid("the node has no output"))?
-            .clone();
-        let name = if node.name.is_empty() {
-            out.clone()
-        } else {
-            node.name.clone()
-        };
-        let id = self.push(builder, &name, op, input, &out)?;
-        self.values.insert(out, Value::Computed(id));
-        Ok(())
+        self.emit_inputs(builder, node, op, vec![input])
     }
 
     /// [`Self::emit`] for an op of several inputs.

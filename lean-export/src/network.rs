@@ -66,58 +66,11 @@ fn broadcast(c: &ArrayD<f32>, shape: &[usize], what: &str) -> Result<Vec<f32>, E
 }
 
 /// For `Transpose` or `Pad` on a value of shape `in_shape`: per element of
-/// the output (row-major), the row-major index of the input element it
-/// copies, or `None` where it is `Pad`'s constant; `None` overall for a
-/// permutation or padding that does not fit `in_shape`.
+/// the output (row-major), the input element it copies, or `None` where it
+/// is `Pad`'s constant; `None` overall for a permutation or padding that
+/// does not fit `in_shape`.
 fn gather_sources(op: &Op, in_shape: &[usize]) -> Option<Vec<Option<usize>>> {
-    let rank = in_shape.len();
-    let mut in_strides = vec![1usize; rank];
-    for d in (0..rank.saturating_sub(1)).rev() {
-        in_strides[d] = in_strides[d + 1] * in_shape[d + 1];
-    }
-    // Per output axis: its length, where the input starts along it, the
-    // input's length along it and the input stride it steps by.
-    let axes: Vec<(usize, usize, usize, usize)> = match op {
-        Op::Transpose { perm } => {
-            let mut seen = vec![false; rank];
-            if perm.len() != rank
-                || perm
-                    .iter()
-                    .any(|&a| a >= rank || std::mem::replace(&mut seen[a], true))
-            {
-                return None;
-            }
-            perm.iter()
-                .map(|&a| (in_shape[a], 0, in_shape[a], in_strides[a]))
-                .collect()
-        }
-        Op::Pad { pads, .. } if pads.len() == 2 * rank => (0..rank)
-            .map(|d| {
-                let len = in_shape[d]
-                    .checked_add(pads[d])?
-                    .checked_add(pads[rank + d])?;
-                Some((len, pads[d], in_shape[d], in_strides[d]))
-            })
-            .collect::<Option<_>>()?,
-        _ => return None,
-    };
-    let out_len = axes.iter().try_fold(1usize, |n, a| n.checked_mul(a.0))?;
-    let mut sources = Vec::with_capacity(out_len);
-    for j in 0..out_len {
-        // The output index of element j, last axis first.
-        let mut rest = j;
-        let mut src = Some(0usize);
-        for &(len, start, in_len, stride) in axes.iter().rev() {
-            let i = rest % len;
-            rest /= len;
-            src = match src {
-                Some(s) if i >= start && i - start < in_len => Some(s + (i - start) * stride),
-                _ => None,
-            };
-        }
-        sources.push(src);
-    }
-    Some(sources)
+    op.gather_sources(in_shape).ok()
 }
 
 /// Writes `graph` as Lean.

@@ -2,15 +2,17 @@
 //! activations, sums and concatenations on flat vectors, in topological
 //! order (a DAG: a layer reads one or more earlier values).
 //!
-//! Lowering is exact: every coefficient of a [`Layer::Linear`] is a float32
-//! weight of the graph (or 0, 1, or the negation of one), held in an `f64`
-//! without rounding. BatchNorm's factor `scale / sqrt(var + eps)` is
+//! Lowering is exact: every coefficient of a [`Layer::Linear`] or
+//! [`Layer::SparseLinear`] is a float32 weight of the graph (or 0, 1, the
+//! negation of one, or the exact reciprocal of a power of two), held in an
+//! `f64` without rounding. BatchNorm's factor `scale / sqrt(var + eps)` is
 //! irrational in general; it becomes a [`Layer::BatchNorm`] that holds an
 //! exactly verified f64 enclosure of each factor, and every bound treats the
-//! factor as an unknown inside it. Ops whose lowering would round otherwise
-//! (division by a constant that is not a power of two) are refused with a
-//! reason, so the prover never reasons about a network other than the one it
-//! was given.
+//! factor as an unknown inside it; a division by a constant that is not a
+//! power of two is the same layer with the reciprocal enclosed. An op whose
+//! lowering would round otherwise is refused with a reason naming the node,
+//! so the prover never reasons about a network other than the one it was
+//! given. `MaxPool` is first expanded into ReLUs (`axiom_core::maxpool`).
 
 use axiom_core::graph::{broadcast_shapes, Graph, Op};
 use ndarray::{Array1, Array2, ArrayView2};
@@ -444,21 +446,6 @@ fn linear_layer(
     Ok(Layer::Linear { w: dense, b })
 }
 
-/// The multi-index of row-major flat index `e` in `shape`.
-fn unravel(mut e: usize, shape: &[usize]) -> Vec<usize> {
-    let mut at = vec![0; shape.len()];
-    for (i, &d) in shape.iter().enumerate().rev() {
-        at[i] = e % d.max(1);
-        e /= d.max(1);
-    }
-    at
-}
-
-/// The row-major flat index of multi-index `at` in `shape`.
-fn ravel(at: &[usize], shape: &[usize]) -> usize {
-    at.iter().zip(shape).fold(0, |acc, (&i, &d)| acc * d + i)
-}
-
 /// Why a graph cannot be lowered for the prover.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("node '{node}' ({op}): {reason}")]
@@ -761,35 +748,20 @@ impl Network {
                         beta: Array1::from_shape_fn(n_in, |e| f64::from(bias[channel(e)])),
                     });
                 }
-                // Both move elements (and Pad adds constants): exact.
-                Op::Transpose { perm } => {
-                    let rows = (0..n_out).map(|e| {
-                        let o = unravel(e, out_shape);
-                        let mut at = vec![0; in_shape.len()];
-                        for (i, &a) in perm.iter().enumerate() {
-                            at[a] = o[i];
-                        }
-                        vec![(ravel(&at, in_shape), 1.0)]
-                    });
-                    layers.push(linear_layer(n_in, rows, Array1::zeros(n_out)).map_err(fail)?);
-                }
-                Op::Pad { pads, value } => {
-                    let rank = in_shape.len();
-                    let mut b = Array1::zeros(n_out);
-                    let mut rows = Vec::with_capacity(n_out);
-                    for e in 0..n_out {
-                        let o = unravel(e, out_shape);
-                        let at: Option<Vec<usize>> = (0..rank)
-                            .map(|i| o[i].checked_sub(pads[i]).filter(|&v| v < in_shape[i]))
-                            .collect();
-                        match at {
-                            Some(at) => rows.push(vec![(ravel(&at, in_shape), 1.0)]),
-                            None => {
-                                rows.push(Vec::new());
-                                b[e] = f64::from(*value);
-                            }
-                        }
-                    }
+                // Both move elements (and Pad adds its constant): exact.
+                Op::Transpose { .. } | Op::Pad { .. } => {
+                    let sources = node.op.gather_sources(in_shape).map_err(fail)?;
+                    let value = match &node.op {
+                        Op::Pad { value, .. } => f64::from(*value),
+                        _ => 0.0,
+                    };
+                    let b = sources
+                        .iter()
+                        .map(|s| if s.is_some() { 0.0 } else { value })
+                        .collect();
+                    let rows = sources
+                        .iter()
+                        .map(|s| s.map(|c| vec![(c, 1.0)]).unwrap_or_default());
                     layers.push(linear_layer(n_in, rows, b).map_err(fail)?);
                 }
                 Op::Sum => layers.push(Layer::Sum),
