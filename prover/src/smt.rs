@@ -391,23 +391,10 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                 let mut next = Vec::with_capacity(cur.len());
                 let mut next_bounds = Vec::with_capacity(cur.len());
                 for r in 0..cur.len() {
-                    let v = enc.names.len();
-                    enc.names.push(format!("n{k}_{r}"));
-                    let mut rhs = Lin::constant(exact(0.0));
-                    let (mut lo, mut hi) = (Some(exact(0.0)), Some(exact(0.0)));
-                    for &src in ins {
-                        rhs.terms.push((exact(1.0), vars[src][r]));
-                        let (blo, bhi) = vbounds[src][r];
-                        lo = lo.and_then(|acc| blo.map(|x| acc + exact(x)));
-                        hi = hi.and_then(|acc| bhi.map(|x| acc + exact(x)));
-                    }
-                    enc.assertions
-                        .push(Formula::Atom(Lin::var(v), Rel::Eq, rhs));
+                    let terms = ins.iter().map(|&src| (1.0, vars[src][r], vbounds[src][r]));
+                    let (v, bound) = affine_variable(&mut enc, format!("n{k}_{r}"), 0.0, terms);
                     next.push(v);
-                    next_bounds.push((
-                        lo.map(|q| rational_down(&q)).and_then(finite),
-                        hi.map(|q| rational_up(&q)).and_then(finite),
-                    ));
+                    next_bounds.push(bound);
                 }
                 vars.push(next);
                 vbounds.push(next_bounds);
@@ -449,30 +436,13 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
                 let mut next = Vec::with_capacity(w.nrows());
                 let mut next_bounds = Vec::with_capacity(w.nrows());
                 for r in 0..w.nrows() {
-                    let v = enc.names.len();
-                    enc.names.push(format!("n{k}_{r}"));
-                    let mut rhs = Lin::constant(exact(b[r]));
-                    let mut lo = Some(exact(b[r]));
-                    let mut hi = Some(exact(b[r]));
-                    for (c, wv) in w.row_entries(r) {
-                        let src = cur[c];
-                        let q = exact(wv);
-                        let (blo, bhi) = if wv > 0.0 {
-                            bounds[c]
-                        } else {
-                            (bounds[c].1, bounds[c].0)
-                        };
-                        lo = lo.and_then(|acc| blo.map(|x| acc + &q * exact(x)));
-                        hi = hi.and_then(|acc| bhi.map(|x| acc + &q * exact(x)));
-                        rhs.terms.push((q, src));
-                    }
-                    enc.assertions
-                        .push(Formula::Atom(Lin::var(v), Rel::Eq, rhs));
+                    let terms = w
+                        .row_entries(r)
+                        .into_iter()
+                        .map(|(c, wv)| (wv, cur[c], bounds[c]));
+                    let (v, bound) = affine_variable(&mut enc, format!("n{k}_{r}"), b[r], terms);
                     next.push(v);
-                    next_bounds.push((
-                        lo.map(|q| rational_down(&q)).and_then(finite),
-                        hi.map(|q| rational_up(&q)).and_then(finite),
-                    ));
+                    next_bounds.push(bound);
                 }
                 vars.push(next);
                 vbounds.push(next_bounds);
@@ -557,6 +527,36 @@ fn encode(query: &SmtQuery, relax_s_shaped: bool) -> Result<Encoding, String> {
             .push(constraint_formula(c, &enc.inputs, Some(&enc.outputs))?);
     }
     Ok(enc)
+}
+
+/// A new variable `name = constant + Σ coef · var` (asserted exactly), and
+/// its interval bounds from the terms' bounds (each end rounded outward to
+/// an f64; `None` where a term's needed end is unbounded).
+fn affine_variable(
+    enc: &mut Encoding,
+    name: String,
+    constant: f64,
+    terms: impl Iterator<Item = (f64, usize, Bound)>,
+) -> (usize, Bound) {
+    let v = enc.names.len();
+    enc.names.push(name);
+    let mut rhs = Lin::constant(exact(constant));
+    let mut lo = Some(exact(constant));
+    let mut hi = Some(exact(constant));
+    for (coef, src, (blo, bhi)) in terms {
+        let q = exact(coef);
+        let (low_end, high_end) = if coef > 0.0 { (blo, bhi) } else { (bhi, blo) };
+        lo = lo.and_then(|acc| low_end.map(|x| acc + &q * exact(x)));
+        hi = hi.and_then(|acc| high_end.map(|x| acc + &q * exact(x)));
+        rhs.terms.push((q, src));
+    }
+    enc.assertions
+        .push(Formula::Atom(Lin::var(v), Rel::Eq, rhs));
+    let bound = (
+        lo.map(|q| rational_down(&q)).and_then(finite),
+        hi.map(|q| rational_up(&q)).and_then(finite),
+    );
+    (v, bound)
 }
 
 /// Intersects interval bounds with the caller's bounds for this layer.

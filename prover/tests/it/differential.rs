@@ -250,6 +250,47 @@ struct Tally {
     max_pool_proved: usize,
 }
 
+impl Tally {
+    fn add(self, b: Tally) -> Tally {
+        Tally {
+            proved: self.proved + b.proved,
+            disproved: self.disproved + b.disproved,
+            unknown: self.unknown + b.unknown,
+            checked: self.checked + b.checked,
+            undecided_reference: self.undecided_reference + b.undecided_reference,
+            relu_split_proved: self.relu_split_proved + b.relu_split_proved,
+            batchnorm_decided: self.batchnorm_decided + b.batchnorm_decided,
+            max_pool_proved: self.max_pool_proved + b.max_pool_proved,
+        }
+    }
+}
+
+/// Draws the number of networks `var` says (`default` otherwise) from a
+/// fixed `seed`, in order, then checks them in parallel: the outcome does
+/// not depend on the schedule. Returns the count and the summed tally.
+fn run_all(
+    var: &str,
+    default: usize,
+    seed: u64,
+    generate: fn(&mut Rng) -> Instance,
+) -> (usize, Tally) {
+    use rayon::prelude::*;
+    let cases: usize = std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default);
+    let mut rng = Rng(seed);
+    let instances: Vec<(Instance, u64)> = (0..cases)
+        .map(|_| (generate(&mut rng), rng.next()))
+        .collect();
+    let total = instances
+        .par_iter()
+        .enumerate()
+        .map(|(n, (inst, seed))| run_one(n, inst, *seed))
+        .reduce(Tally::default, Tally::add);
+    (cases, total)
+}
+
 fn run_one(n: usize, inst: &Instance, seed: u64) -> Tally {
     let mut rng = Rng(seed);
     let mut t = Tally::default();
@@ -343,31 +384,12 @@ fn check_one(
 
 #[test]
 fn engine_never_proves_a_violated_property() {
-    use rayon::prelude::*;
-    let cases: usize = std::env::var("AXIOM_DIFFERENTIAL_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(300);
-    // Instances are drawn in a fixed order, then checked in parallel: the
-    // outcome does not depend on the schedule.
-    let mut rng = Rng(0x5eed_2026);
-    let instances: Vec<(Instance, u64)> = (0..cases)
-        .map(|_| (random_instance(&mut rng), rng.next()))
-        .collect();
-    let total = instances
-        .par_iter()
-        .enumerate()
-        .map(|(n, (inst, seed))| run_one(n, inst, *seed))
-        .reduce(Tally::default, |a, b| Tally {
-            proved: a.proved + b.proved,
-            disproved: a.disproved + b.disproved,
-            unknown: a.unknown + b.unknown,
-            checked: a.checked + b.checked,
-            undecided_reference: a.undecided_reference + b.undecided_reference,
-            relu_split_proved: a.relu_split_proved + b.relu_split_proved,
-            batchnorm_decided: a.batchnorm_decided + b.batchnorm_decided,
-            max_pool_proved: 0,
-        });
+    let (cases, total) = run_all(
+        "AXIOM_DIFFERENTIAL_CASES",
+        300,
+        0x5eed_2026,
+        random_instance,
+    );
     eprintln!(
         "{cases} networks (ReLU ones twice): {} proved ({} exactly re-checked, {} by ReLU splitting), {} disproved, {} unknown; reference undecided on {}; {} verdicts on networks with BatchNorm",
         total.proved,
@@ -644,29 +666,12 @@ fn random_dag_instance(rng: &mut Rng) -> Instance {
 
 #[test]
 fn engine_never_proves_a_violated_property_on_dags() {
-    use rayon::prelude::*;
-    let cases: usize = std::env::var("AXIOM_DIFFERENTIAL_DAG_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(150);
-    let mut rng = Rng(0xda9_2026);
-    let instances: Vec<(Instance, u64)> = (0..cases)
-        .map(|_| (random_dag_instance(&mut rng), rng.next()))
-        .collect();
-    let total = instances
-        .par_iter()
-        .enumerate()
-        .map(|(n, (inst, seed))| run_one(n, inst, *seed))
-        .reduce(Tally::default, |a, b| Tally {
-            proved: a.proved + b.proved,
-            disproved: a.disproved + b.disproved,
-            unknown: a.unknown + b.unknown,
-            checked: a.checked + b.checked,
-            undecided_reference: a.undecided_reference + b.undecided_reference,
-            relu_split_proved: a.relu_split_proved + b.relu_split_proved,
-            batchnorm_decided: 0,
-            max_pool_proved: a.max_pool_proved + b.max_pool_proved,
-        });
+    let (cases, total) = run_all(
+        "AXIOM_DIFFERENTIAL_DAG_CASES",
+        150,
+        0xda9_2026,
+        random_dag_instance,
+    );
     eprintln!(
         "{cases} DAG networks (twice): {} proved ({} exactly re-checked, {} by ReLU splitting, {} with a MaxPool), {} disproved, {} unknown; reference undecided on {}",
         total.proved,
